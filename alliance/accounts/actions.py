@@ -1,0 +1,306 @@
+"""Sign-in, two-factor, and the admin's changes to users, roles and teams; all audited."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+import pyotp
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from alliance.accounts.actor import Actor
+from alliance.accounts.models import (
+    Discipline,
+    LoginFailure,
+    Membership,
+    Organisation,
+    Role,
+    Team,
+    User,
+)
+from alliance.audit.log import record
+from alliance.audit.models import Outcome
+
+
+class AccountError(Exception):
+    """A change that cannot be made as asked; the message is shown to the user."""
+
+
+# --- signing in -------------------------------------------------------------------------------
+
+
+def _username_key(username: str) -> str:
+    secret = settings.SECRET_KEY.encode()
+    return hmac.new(secret, username.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+def is_throttled(username: str) -> bool:
+    since = timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
+    failures = LoginFailure.objects.filter(username_key=_username_key(username), at__gte=since)
+    return failures.count() >= settings.LOGIN_FAILURE_LIMIT
+
+
+def check_password_login(request: HttpRequest, username: str, password: str) -> User | None:
+    """The user if the name and password are right and sign-in is not throttled; else None."""
+    address = request.META.get("REMOTE_ADDR", "")[:64]
+    if is_throttled(username):
+        record("login.throttled", outcome=Outcome.DENIED, detail={"username": username[:150]})
+        return None
+    user = authenticate(request, username=username, password=password)
+    if isinstance(user, User):
+        return user
+    with transaction.atomic():
+        LoginFailure.objects.create(
+            username_key=_username_key(username), address=address, at=timezone.now()
+        )
+        known = User.objects.filter(username=username).first()
+        record(
+            "login.failed",
+            user=known,
+            organisation_id=_first_org(known),
+            outcome=Outcome.DENIED,
+            detail={"username": username[:150]},
+        )
+    return None
+
+
+def record_login(user: User, *, second_factor: bool) -> None:
+    with transaction.atomic():
+        LoginFailure.objects.filter(username_key=_username_key(user.username)).delete()
+        record(
+            "login",
+            user=user,
+            organisation_id=_first_org(user),
+            detail={"second_factor": second_factor},
+        )
+
+
+def record_logout(user: User) -> None:
+    record("logout", user=user, organisation_id=_first_org(user))
+
+
+def _first_org(user: User | None) -> int | None:
+    if user is None:
+        return None
+    membership = user.memberships.filter(is_active=True).order_by("pk").first()
+    return membership.organisation_id if membership else None
+
+
+# --- two-factor (TOTP, RFC 6238) --------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name="Alliance")
+
+
+def _matching_step(secret: str, code: str) -> int | None:
+    """The time step the code belongs to (allowing one step of clock drift), or None."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    now = timezone.now()
+    for drift in (0, -1, 1):
+        at = now + timedelta(seconds=30 * drift)
+        if hmac.compare_digest(totp.at(at), code):
+            return int(at.timestamp()) // 30
+    return None
+
+
+def verify_totp(user: User, code: str) -> bool:
+    """Checks a sign-in code; each code is accepted once."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        step = _matching_step(locked.totp_secret, code) if locked.has_totp else None
+        if step is None or step <= locked.totp_last_step:
+            record(
+                "login.second_factor_failed",
+                user=user,
+                organisation_id=_first_org(user),
+                outcome=Outcome.DENIED,
+            )
+            return False
+        User.objects.filter(pk=user.pk).update(totp_last_step=step)
+    return True
+
+
+def do_enable_totp(user: User, secret: str, code: str) -> None:
+    step = _matching_step(secret, code)
+    if step is None:
+        raise AccountError("That code does not match. Check the time on your phone and try again.")
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(
+            totp_secret=secret, totp_confirmed_at=timezone.now(), totp_last_step=step
+        )
+        record("totp.enable", user=user, organisation_id=_first_org(user))
+
+
+def do_disable_totp(user: User) -> None:
+    if user.memberships.filter(role=Role.ADMIN, is_active=True).exists():
+        raise AccountError("Clinic admins must keep two-factor sign-in on.")
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(totp_secret="", totp_confirmed_at=None)
+        record("totp.disable", user=user, organisation_id=_first_org(user))
+
+
+# --- the admin's work: users, roles, teams ----------------------------------------------------
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.membership.is_admin:
+        raise AccountError("Only a clinic admin can manage users and teams.")
+
+
+def do_create_user(
+    actor: Actor,
+    *,
+    username: str,
+    full_name: str,
+    email: str,
+    password: str,
+    role: str,
+    discipline: str,
+) -> Membership:
+    _require_admin(actor)
+    _check_role(role, discipline)
+    if User.objects.filter(username__iexact=username).exists():
+        raise AccountError("That username is taken.")
+    first, _, last = full_name.strip().partition(" ")
+    user = User(username=username, first_name=first, last_name=last, email=email)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise AccountError(" ".join(exc.messages)) from None
+    user.set_password(password)
+    with transaction.atomic():
+        user.save()
+        membership = Membership.objects.create(
+            user=user, organisation_id=actor.organisation_id, role=role, discipline=discipline
+        )
+        record(
+            "user.create",
+            actor=actor,
+            object_type="membership",
+            object_id=membership.pk,
+            detail={"user": user.pk, "role": role, "discipline": discipline},
+        )
+    return membership
+
+
+def do_change_role(
+    actor: Actor, membership_id: int, *, role: str, discipline: str, is_active: bool
+) -> Membership:
+    _require_admin(actor)
+    _check_role(role, discipline)
+    with transaction.atomic():
+        membership = _org_membership(actor, membership_id)
+        if membership.pk == actor.membership.pk and (role != Role.ADMIN or not is_active):
+            raise AccountError("You cannot remove your own admin role; ask another admin.")
+        before = {
+            "role": membership.role,
+            "discipline": membership.discipline,
+            "active": membership.is_active,
+        }
+        membership.role = role
+        membership.discipline = discipline
+        membership.is_active = is_active
+        membership.save(update_fields=["role", "discipline", "is_active"])
+        after = {"role": role, "discipline": discipline, "active": is_active}
+        record(
+            "user.role_change",
+            actor=actor,
+            object_type="membership",
+            object_id=membership.pk,
+            detail={"before": before, "after": after},
+        )
+    return membership
+
+
+def do_set_teams(actor: Actor, membership_id: int, team_ids: list[int]) -> Membership:
+    _require_admin(actor)
+    with transaction.atomic():
+        membership = _org_membership(actor, membership_id)
+        teams = list(Team.objects.filter(organisation_id=actor.organisation_id, pk__in=team_ids))
+        if len(teams) != len(set(team_ids)):
+            raise AccountError("Choose teams of your own organisation.")
+        before = sorted(membership.teams.values_list("pk", flat=True))
+        membership.teams.set(teams)
+        record(
+            "user.team_change",
+            actor=actor,
+            object_type="membership",
+            object_id=membership.pk,
+            detail={"before": before, "after": sorted(t.pk for t in teams)},
+        )
+    return membership
+
+
+def do_create_team(actor: Actor, name: str) -> Team:
+    _require_admin(actor)
+    name = name.strip()
+    if not name:
+        raise AccountError("Give the team a name.")
+    with transaction.atomic():
+        if Team.objects.filter(organisation_id=actor.organisation_id, name__iexact=name).exists():
+            raise AccountError("A team with that name already exists.")
+        team = Team.objects.create(organisation_id=actor.organisation_id, name=name)
+        record("team.create", actor=actor, object_type="team", object_id=team.pk)
+    return team
+
+
+def create_organisation_with_admin(
+    *, name: str, slug: str, username: str, password: str, email: str = ""
+) -> Membership:
+    """Used by `alliance createadmin`: the first admin of a new or existing clinic."""
+    with transaction.atomic():
+        org, _ = Organisation.objects.get_or_create(slug=slug, defaults={"name": name})
+        if User.objects.filter(username__iexact=username).exists():
+            raise AccountError(f"the username {username!r} is taken")
+        user = User(username=username, email=email)
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise AccountError(" ".join(exc.messages)) from None
+        user.set_password(password)
+        user.save()
+        membership = Membership.objects.create(user=user, organisation=org, role=Role.ADMIN)
+        record(
+            "user.create",
+            user=None,
+            organisation_id=org.pk,
+            object_type="membership",
+            object_id=membership.pk,
+            detail={"user": user.pk, "role": Role.ADMIN, "by": "command line"},
+        )
+    return membership
+
+
+def _check_role(role: str, discipline: str) -> None:
+    if role not in Role.values:
+        raise AccountError("Choose a role.")
+    if discipline and discipline not in Discipline.values:
+        raise AccountError("Choose a discipline from the list.")
+    if role == Role.CLINICIAN and not discipline:
+        raise AccountError("A clinician needs a discipline.")
+
+
+def _org_membership(actor: Actor, membership_id: int) -> Membership:
+    membership = (
+        Membership.objects.select_for_update()
+        .filter(pk=membership_id, organisation_id=actor.organisation_id)
+        .first()
+    )
+    if membership is None:
+        raise AccountError("No such user in your organisation.")
+    return membership

@@ -1,0 +1,105 @@
+"""Organisations (clinics), their teams, staff users and the role each holds in a clinic."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Organisation(models.Model):
+    """A clinic. Every row of client data belongs to exactly one."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(models.Model):
+    """A service team inside a clinic (e.g. 'Adult community team')."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="teams")
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="team_name_unique_in_org")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A member of staff. Clients have no accounts: they answer through one-time links."""
+
+    totp_secret = models.CharField(max_length=64, blank=True)
+    totp_confirmed_at = models.DateTimeField(null=True, blank=True)
+    totp_last_step = models.BigIntegerField(default=0)  # refuses a code used twice
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_confirmed_at is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Role(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    COORDINATOR = "coordinator", "Care coordinator"
+    CONSULTANT = "consultant", "Consultant / supervisor"
+    ADMIN = "admin", "Clinic admin"
+
+
+class Discipline(models.TextChoices):
+    PSYCHOLOGY = "psychology", "Psychology / counselling"
+    PSYCHIATRY = "psychiatry", "Psychiatry"
+    PHYSICAL_HEALTH = "physical_health", "Physical health (GP / physician)"
+    SOCIAL_WORK = "social_work", "Social work"
+    NURSING = "nursing", "Nursing"
+    PEER_SUPPORT = "peer_support", "Peer support"
+
+
+class Membership(models.Model):
+    """The role a user holds in one organisation; every action is taken as a membership."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    discipline = models.CharField(max_length=30, choices=Discipline.choices, blank=True)
+    teams = models.ManyToManyField(Team, blank=True, related_name="members")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organisation"], name="one_membership_per_user_and_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.display_name} ({self.get_role_display()})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_clinical(self) -> bool:
+        return self.role != Role.ADMIN
+
+
+class LoginFailure(models.Model):
+    """A failed sign-in, kept for throttling. The username is stored as a keyed hash."""
+
+    username_key = models.CharField(max_length=64, db_index=True)
+    address = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField(db_index=True)

@@ -1,0 +1,123 @@
+"""Sign-in (password, then a TOTP code when the user has one), sign-out, and two-factor setup."""
+
+from __future__ import annotations
+
+import time
+from base64 import b64encode
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from alliance.accounts import actions
+from alliance.accounts.forms import CodeForm, LoginForm
+from alliance.accounts.models import User
+
+PENDING_SECONDS = 300  # how long a password stays good while the user finds their code
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("home")
+
+
+def _finish_login(request: HttpRequest, user: User, *, second_factor: bool) -> HttpResponse:
+    target = _safe_next(request)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session["signed_in_at"] = time.time()
+    request.session["seen_at"] = time.time()
+    actions.record_login(user, second_factor=second_factor)
+    return HttpResponseRedirect(target)
+
+
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return HttpResponseRedirect(reverse("home"))
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        username = form.cleaned_data["username"]
+        user = actions.check_password_login(request, username, form.cleaned_data["password"])
+        if user is None and actions.is_throttled(username):
+            form.add_error(None, "Too many failed attempts. Wait 15 minutes and try again.")
+        elif user is None:
+            form.add_error(None, "That username and password do not match.")
+        elif user.has_totp:
+            request.session["pending_user"] = user.pk
+            request.session["pending_at"] = time.time()
+            request.session["pending_next"] = _safe_next(request)
+            return HttpResponseRedirect(reverse("login_code"))
+        else:
+            return _finish_login(request, user, second_factor=False)
+    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
+
+
+@require_http_methods(["GET", "POST"])
+def login_code_view(request: HttpRequest) -> HttpResponse:
+    pending = request.session.get("pending_user")
+    started = float(request.session.get("pending_at", 0))
+    user = User.objects.filter(pk=pending, is_active=True).first() if pending else None
+    if user is None or time.time() - started > PENDING_SECONDS:
+        messages.info(request, "Please sign in again.")
+        return HttpResponseRedirect(reverse("login"))
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if actions.verify_totp(user, form.cleaned_data["code"]):
+            target = request.session.get("pending_next") or reverse("home")
+            for key in ("pending_user", "pending_at", "pending_next"):
+                request.session.pop(key, None)
+            response = _finish_login(request, user, second_factor=True)
+            response["Location"] = target
+            return response
+        form.add_error("code", "That code is not right, or was already used. Try the next one.")
+    return render(request, "accounts/login_code.html", {"form": form})
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if isinstance(request.user, User) and request.user.is_authenticated:
+        actions.record_logout(request.user)
+    logout(request)
+    messages.info(request, "You are signed out.")
+    return HttpResponseRedirect(reverse("login"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if request.method == "POST" and request.POST.get("action") == "disable":
+        try:
+            actions.do_disable_totp(user)
+            messages.success(request, "Two-factor sign-in is off.")
+        except actions.AccountError as exc:
+            messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("two_factor"))
+    secret = request.session.get("totp_setup_secret") or actions.new_totp_secret()
+    request.session["totp_setup_secret"] = secret
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.do_enable_totp(user, secret, form.cleaned_data["code"])
+        except actions.AccountError as exc:
+            form.add_error("code", str(exc))
+        else:
+            request.session.pop("totp_setup_secret", None)
+            messages.success(request, "Two-factor sign-in is on.")
+            return HttpResponseRedirect(reverse("home"))
+    uri = actions.totp_uri(user, secret)
+    svg = segno.make(uri, error="m").svg_inline(scale=4)
+    qr_data_uri = "data:image/svg+xml;base64," + b64encode(svg.encode()).decode()
+    context = {"form": form, "secret": secret, "qr": qr_data_uri, "enabled": user.has_totp}
+    return render(request, "accounts/two_factor.html", context)

@@ -1,0 +1,95 @@
+"""Writing audit entries. Call record() inside the transaction of the change it records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from alliance.audit.context import request_id
+from alliance.audit.models import AuditEntry, ChainHead, Outcome
+
+if TYPE_CHECKING:
+    from alliance.accounts.actor import Actor
+    from alliance.accounts.models import User
+
+GENESIS = "0" * 64
+SYSTEM_CHAIN = 0
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 over every field of the entry and the hash of the one before it."""
+    fields = [
+        entry.chain,
+        entry.seq,
+        entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        entry.actor_id,
+        entry.actor_name,
+        entry.organisation_id,
+        entry.client_id,
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        entry.outcome,
+        entry.request_id,
+        entry.detail,
+        entry.prev_hash,
+    ]
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def record(
+    action: str,
+    *,
+    actor: Actor | None = None,
+    user: User | None = None,
+    organisation_id: int | None = None,
+    client_id: int | None = None,
+    object_type: str = "",
+    object_id: object = "",
+    outcome: str = Outcome.OK,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to its organisation's chain, in the caller's transaction."""
+    if actor is not None:
+        user = actor.user
+        organisation_id = actor.organisation_id if organisation_id is None else organisation_id
+    chain = organisation_id or SYSTEM_CHAIN
+    with transaction.atomic():
+        head = _locked_head(chain)
+        entry = AuditEntry(
+            chain=chain,
+            seq=head.seq + 1,
+            at=timezone.now(),
+            actor_id=user.pk if user is not None else None,
+            actor_name=user.get_username() if user is not None else "",
+            organisation_id=organisation_id,
+            client_id=client_id,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            outcome=outcome,
+            request_id=request_id.get(),
+            detail=detail or {},
+            prev_hash=head.hash,
+        )
+        entry.hash = entry_hash(entry)
+        entry.save(force_insert=True)
+        ChainHead.objects.filter(chain=chain).update(seq=entry.seq, hash=entry.hash)
+    return entry
+
+
+def _locked_head(chain: int) -> ChainHead:
+    """The chain's head row, locked until the transaction ends, so entries never interleave."""
+    head = ChainHead.objects.select_for_update().filter(chain=chain).first()
+    if head is None:
+        ChainHead.objects.bulk_create(
+            [ChainHead(chain=chain, seq=0, hash=GENESIS)], ignore_conflicts=True
+        )
+        head = ChainHead.objects.select_for_update().get(chain=chain)
+    return head

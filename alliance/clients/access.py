@@ -1,0 +1,85 @@
+"""The one way to read client data: each function checks access and writes the audit entry.
+
+"Missing" and "not yours" raise the same NotFound, so a caller learns nothing about clients
+it may not see.
+"""
+
+from __future__ import annotations
+
+from alliance.accounts.actor import Actor
+from alliance.audit.log import record
+from alliance.audit.models import Outcome
+from alliance.clients.models import Client, ClientQuerySet, Encounter, Episode
+
+
+class NotFound(Exception):
+    """The object does not exist, or the actor may not see it."""
+
+
+def visible_clients(actor: Actor) -> ClientQuerySet:
+    return Client.objects.visible_to(actor)
+
+
+def access_client(actor: Actor, client_id: int, *, action: str = "client.view") -> Client:
+    client = visible_clients(actor).filter(pk=client_id).first()
+    if client is None:
+        _denied(actor, action, "client", client_id)
+    assert client is not None
+    record(action, actor=actor, client_id=client.pk, object_type="client", object_id=client.pk)
+    return client
+
+
+def access_episode(actor: Actor, episode_id: int, *, action: str = "episode.view") -> Episode:
+    episode = (
+        Episode.objects.filter(client__in=visible_clients(actor))
+        .select_related("client")
+        .filter(pk=episode_id)
+        .first()
+    )
+    if episode is None:
+        _denied(actor, action, "episode", episode_id)
+    assert episode is not None
+    record(
+        action,
+        actor=actor,
+        client_id=episode.client_id,
+        object_type="episode",
+        object_id=episode.pk,
+    )
+    return episode
+
+
+def access_encounter(
+    actor: Actor, encounter_id: int, *, action: str = "encounter.view"
+) -> Encounter:
+    encounter = (
+        Encounter.objects.filter(client__in=visible_clients(actor))
+        .select_related("client", "episode")
+        .filter(pk=encounter_id)
+        .first()
+    )
+    if encounter is None:
+        _denied(actor, action, "encounter", encounter_id)
+    assert encounter is not None
+    record(
+        action,
+        actor=actor,
+        client_id=encounter.client_id,
+        object_type="encounter",
+        object_id=encounter.pk,
+    )
+    return encounter
+
+
+def list_clients(actor: Actor) -> ClientQuerySet:
+    """The actor's clients for a list page; the read of the list is audited once."""
+    clients = visible_clients(actor)
+    record("client.list", actor=actor, object_type="client")
+    return clients
+
+
+def _denied(actor: Actor, action: str, object_type: str, object_id: int) -> None:
+    record(
+        action, actor=actor, object_type=object_type, object_id=object_id, outcome=Outcome.DENIED
+    )
+    raise NotFound(f"{object_type} not found")

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ninja import Schema
+
+
+class ClientOut(Schema):
+    id: int
+    display_name: str
+    record_number: str
+    team: str | None
+
+
+class CareTeamMemberOut(Schema):
+    membership_id: int
+    name: str
+    discipline: str
+    care_role: str
+
+
+class ClientDetailOut(ClientOut):
+    care_team: list[CareTeamMemberOut]
+
+
+class EpisodeOut(Schema):
+    id: int
+    opened_on: date
+    phase: str
+    planned_sessions: int | None
+    closed_on: date | None
+    ending_reason: str
+    version: int
+
+
+class EncounterOut(Schema):
+    id: int
+    episode_id: int
+    starts_at: datetime
+    kind: str
+    attendance: str
+    version: int
+
+
+class EncounterIn(Schema):
+    starts_at: datetime
+    kind: str
+
+
+class AttendanceIn(Schema):
+    attendance: str
+    version: int
+
+
+class ErrorOut(Schema):
+    detail: str

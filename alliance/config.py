@@ -1,0 +1,155 @@
+"""Reading settings from the environment, with errors that say what to fix.
+
+Kept free of Django imports so that the command line can report a bad setting in one line
+before Django starts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it and says how to fix it."""
+
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a yes/no value; use true or false")
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} is too small; use {minimum} or more")
+    return value
+
+
+def env_list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def read_secret(env: Mapping[str, str], name: str) -> str | None:
+    """NAME holds the secret itself; NAME_FILE names a file that holds it."""
+    direct = env.get(name)
+    path = env.get(f"{name}_FILE")
+    if direct and path:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    if direct:
+        return direct
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from None
+        if not value:
+            raise SettingsError(f"{name}_FILE={path!r} is empty")
+        return value
+    return None
+
+
+def secret_key(env: Mapping[str, str], data_dir: Path, *, production: bool) -> str:
+    value = read_secret(env, "SECRET_KEY")
+    if value is not None:
+        if len(value) < 32:
+            raise SettingsError("SECRET_KEY is shorter than 32 characters; generate a longer one")
+        return value
+    if production:
+        raise SettingsError(
+            "SECRET_KEY or SECRET_KEY_FILE is required with ALLIANCE_PROFILE=production"
+        )
+    # The embedded default keeps a generated key beside its database, created on first run.
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key
+
+
+SQLITE_INIT = (
+    # WAL lets readers run beside one writer; FULL makes every commit durable on disk before
+    # the request that made it is answered.
+    "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;PRAGMA foreign_keys=ON;"
+)
+
+
+def database(url: str | None, data_dir: Path) -> dict[str, Any]:
+    """Turn DATABASE_URL into Django's DATABASES["default"]; default: SQLite under var/."""
+    if url is None or url.strip() == "":
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return sqlite_database(data_dir / "alliance.sqlite3")
+    parts = urlsplit(url.strip())
+    if parts.scheme == "sqlite":
+        # sqlite:///relative/path or sqlite:////absolute/path
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if not path:
+            raise SettingsError("DATABASE_URL=sqlite:/// needs a file path, e.g. sqlite:///var/db")
+        return sqlite_database(Path(path))
+    if parts.scheme in {"postgres", "postgresql"}:
+        return postgres_database(parts, url)
+    raise SettingsError(
+        f"DATABASE_URL={url!r} is not understood; use postgresql://user@host:5432/name "
+        "or sqlite:///path/to/file.sqlite3"
+    )
+
+
+def sqlite_database(path: Path) -> dict[str, Any]:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": SQLITE_INIT,
+        },
+        "TEST": {"NAME": None},
+    }
+
+
+def postgres_database(parts: SplitResult, url: str) -> dict[str, Any]:
+    name = unquote(parts.path.lstrip("/")) or "alliance"
+    try:
+        port_number = parts.port
+    except ValueError:
+        raise SettingsError(f"DATABASE_URL={url!r} has a port that is not a number") from None
+    options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(port_number or ""),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options,
+    }

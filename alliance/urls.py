@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from alliance.accounts import manage_views
+from alliance.accounts import views as account_views
+from alliance.api import api
+from alliance.clients import views as client_views
+from alliance.web import views as web_views
+
+urlpatterns = [
+    path("", web_views.home, name="home"),
+    path("healthz", web_views.healthz, name="healthz"),
+    path("login/", account_views.login_view, name="login"),
+    path("login/code/", account_views.login_code_view, name="login_code"),
+    path("logout/", account_views.logout_view, name="logout"),
+    path("account/two-factor/", account_views.two_factor_view, name="two_factor"),
+    path("clients/new/", client_views.client_new, name="client_new"),
+    path("clients/<int:client_id>/", client_views.client_page, name="client"),
+    path("clients/<int:client_id>/care-team/", client_views.care_team_add, name="care_team_add"),
+    path(
+        "clients/<int:client_id>/care-team/<int:member_id>/end/",
+        client_views.care_team_end,
+        name="care_team_end",
+    ),
+    path("clients/<int:client_id>/episodes/", client_views.episode_open, name="episode_open"),
+    path(
+        "clients/<int:client_id>/episodes/<int:episode_id>/close/",
+        client_views.episode_close,
+        name="episode_close",
+    ),
+    path(
+        "clients/<int:client_id>/episodes/<int:episode_id>/encounters/",
+        client_views.encounter_new,
+        name="encounter_new",
+    ),
+    path(
+        "clients/<int:client_id>/encounters/<int:encounter_id>/attendance/",
+        client_views.encounter_attendance,
+        name="encounter_attendance",
+    ),
+    path("manage/users/", manage_views.users, name="manage_users"),
+    path("manage/users/new/", manage_views.user_new, name="manage_user_new"),
+    path("manage/users/<int:membership_id>/", manage_views.user_edit, name="manage_user_edit"),
+    path("manage/teams/", manage_views.teams, name="manage_teams"),
+    path("api/", api.urls),
+]
