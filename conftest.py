@@ -6,6 +6,7 @@ anyone who may not see that client.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -41,13 +42,13 @@ class World:
     team: Team
     other_team: Team
     clinician: Membership  # on own_client's care team (lead)
-    colleague: Membership  # same clinic, on no care team of interest
+    colleague: Membership  # same clinic and team, but not on own_client's care team
     coordinator: Membership  # coordinator of `team`
     consultant: Membership  # consultant on own_client's care team
     admin: Membership
     outsider: Membership  # clinician of the other organisation
     own_client: Client  # in `team`, clinician is lead
-    other_team_client: Client  # in `other_team`; nobody above is on its care team
+    other_team_client: Client  # in `other_team`; only `colleague` is on its care team
     other_org_client: Client  # belongs to the other organisation
     own_episode: Episode
     own_encounter: Encounter
@@ -66,30 +67,42 @@ class World:
 
 
 def _member(org: Organisation, username: str, role: str, discipline: str = "") -> Membership:
-    user = User.objects.create_user(username=username, password=PASSWORD,
-                                    first_name=username.title(), last_name="Tester")
-    return Membership.objects.create(user=user, organisation=org, role=role,
-                                     discipline=discipline)
+    user = User.objects.create_user(
+        username=username, password=PASSWORD, first_name=username.title(), last_name="Tester"
+    )
+    return Membership.objects.create(user=user, organisation=org, role=role, discipline=discipline)
 
 
 def _client(org: Organisation, team: Team | None, name: str, number: str) -> Client:
-    return Client.objects.create(organisation=org, team=team, display_name=name,
-                                 record_number=number)
+    return Client.objects.create(
+        organisation=org, team=team, display_name=name, record_number=number
+    )
 
 
 def _care(client: Client, membership: Membership, role: str = CareRole.LEAD) -> None:
-    CareTeamMember.objects.create(organisation=client.organisation, client=client,
-                                  membership=membership, discipline=membership.discipline,
-                                  care_role=role)
+    CareTeamMember.objects.create(
+        organisation=client.organisation,
+        client=client,
+        membership=membership,
+        discipline=membership.discipline,
+        care_role=role,
+    )
 
 
 def _episode_with_encounter(client: Client, clinician: Membership) -> tuple[Episode, Encounter]:
-    episode = Episode.objects.create(organisation=client.organisation, client=client,
-                                     opened_on=date.today() - timedelta(weeks=4),
-                                     planned_sessions=12)
+    episode = Episode.objects.create(
+        organisation=client.organisation,
+        client=client,
+        opened_on=date.today() - timedelta(weeks=4),
+        planned_sessions=12,
+    )
     encounter = Encounter.objects.create(
-        organisation=client.organisation, client=client, episode=episode, clinician=clinician,
-        starts_at=timezone.now() - timedelta(days=3), kind=EncounterKind.THERAPY,
+        organisation=client.organisation,
+        client=client,
+        episode=episode,
+        clinician=clinician,
+        starts_at=timezone.now() - timedelta(days=3),
+        kind=EncounterKind.THERAPY,
     )
     return episode, encounter
 
@@ -117,13 +130,32 @@ def build_world() -> World:
     other_org_client = _client(other_org, None, "Canary Far-Heron", "CANARY-FAR-003")
     _care(own, clinician)
     _care(own, consultant, CareRole.CONSULTANT)
+    _care(other_team_client, colleague)
     _care(other_org_client, outsider)
     own_ep, own_enc = _episode_with_encounter(own, clinician)
     sth_ep, sth_enc = _episode_with_encounter(other_team_client, colleague)
     far_ep, far_enc = _episode_with_encounter(other_org_client, outsider)
-    return World(org, other_org, team, other_team, clinician, colleague, coordinator,
-                 consultant, admin, outsider, own, other_team_client, other_org_client,
-                 own_ep, own_enc, sth_ep, sth_enc, far_ep, far_enc)
+    return World(
+        org,
+        other_org,
+        team,
+        other_team,
+        clinician,
+        colleague,
+        coordinator,
+        consultant,
+        admin,
+        outsider,
+        own,
+        other_team_client,
+        other_org_client,
+        own_ep,
+        own_enc,
+        sth_ep,
+        sth_enc,
+        far_ep,
+        far_enc,
+    )
 
 
 @pytest.fixture
@@ -146,3 +178,109 @@ def signed_in(membership: Membership) -> HttpClient:
 @pytest.fixture
 def as_member():
     return signed_in
+
+
+# --- browser tests ----------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _browser_missing() -> str:
+    import os
+    import shutil
+
+    if not os.path.exists(CHROMIUM):
+        return f"{CHROMIUM} is not installed (Debian package: chromium)"
+    if shutil.which("chromedriver") is None:
+        return "chromedriver is not installed (Debian package: chromium-driver)"
+    return ""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Chromium, a laptop run names the browser tests it left out; CI may not."""
+    import os
+
+    reason = _browser_missing()
+    browser_items = [item for item in items if item.get_closest_marker("browser")]
+    if not reason or not browser_items:
+        return
+    if os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI=true needs the browser tests, but {reason}")
+    items[:] = [item for item in items if not item.get_closest_marker("browser")]
+    config.hook.pytest_deselected(items=browser_items)
+    config._alliance_left_out = (reason, [item.nodeid for item in browser_items])  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> None:
+    left_out = getattr(config, "_alliance_left_out", None)
+    if left_out:
+        reason, ids = left_out
+        write = terminalreporter.write_line  # type: ignore[attr-defined]
+        write(f"NOT RUN ({len(ids)} browser tests): {reason}")
+        for node_id in ids:
+            write(f"  not run: {node_id}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls made by the test
+    # itself are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a live-server test's flush, put the audit table's append-only guards back."""
+    yield
+    if nextitem is None or "live_world" not in getattr(item, "fixturenames", ()):
+        return  # with no next test, the test database is already gone
+    from django.db import connection
+
+    from alliance.audit import guards
+
+    blocker = item.funcargs.get("django_db_blocker") or item._request.getfixturevalue(  # type: ignore[attr-defined]
+        "django_db_blocker"
+    )
+    with blocker.unblock():
+        guards.remove(connection)
+        guards.install(connection)
+
+
+@pytest.fixture
+def live_world(transactional_db, live_server, django_db_blocker) -> Iterator[World]:
+    """The world, committed, for a live server; the audit guards are lifted for the flush."""
+    from django.db import connection
+
+    from alliance.audit import guards
+
+    world = build_world()
+    yield world
+    guards.remove(connection)
+
+
+@pytest.fixture
+def artifacts() -> object:
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder

@@ -35,6 +35,7 @@ api = NinjaAPI(
     description="Clients, episodes and encounters of the signed-in clinician's caseload.",
     auth=ActorSessionAuth(),
     urls_namespace="api",
+    docs_url=None,  # the interactive docs page loads its scripts from a CDN: not here
 )
 api.add_router("/", accounts_router)
 api.add_router("/", clients_router)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class SettingsError(Exception):
@@ -45,6 +46,29 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0
     if value < minimum:
         raise SettingsError(f"{name}={value} is too small; use {minimum} or more")
     return value
+
+
+def env_choice(env: Mapping[str, str], name: str, default: str, choices: list[str]) -> str:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    for choice in choices:
+        if raw.strip().lower() == choice.lower():
+            return choice
+    raise SettingsError(f"{name}={raw!r} is not one of: {', '.join(choices)}")
+
+
+def env_time_zone(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{name}={raw!r} is not a time zone; use a name such as Europe/London"
+        ) from None
+    return raw.strip()
 
 
 def env_list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]:
@@ -85,13 +109,21 @@ def secret_key(env: Mapping[str, str], data_dir: Path, *, production: bool) -> s
         )
     # The embedded default keeps a generated key beside its database, created on first run.
     key_file = data_dir / "secret_key"
-    if key_file.exists():
-        return key_file.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
+    if not key_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process starting at the same moment wrote it first
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(50))
+    key = key_file.read_text(encoding="utf-8").strip()
+    if len(key) < 32:
+        raise SettingsError(
+            f"{key_file} holds no usable key; delete it to have a new one generated "
+            "(this signs everyone out)"
+        )
     return key
 
 
@@ -110,6 +142,11 @@ def database(url: str | None, data_dir: Path) -> dict[str, Any]:
     parts = urlsplit(url.strip())
     if parts.scheme == "sqlite":
         # sqlite:///relative/path or sqlite:////absolute/path
+        if parts.netloc:
+            raise SettingsError(
+                f"DATABASE_URL={url!r} has a host part; a SQLite URL has three slashes, "
+                "e.g. sqlite:///var/db.sqlite3 (relative) or sqlite:////srv/db.sqlite3 (absolute)"
+            )
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not path:
             raise SettingsError("DATABASE_URL=sqlite:/// needs a file path, e.g. sqlite:///var/db")

@@ -54,8 +54,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "alliance.accounts.middleware.SessionPolicyMiddleware",
+    # After MessageMiddleware: the session policy tells the user why it signed them out.
     "django.contrib.messages.middleware.MessageMiddleware",
+    "alliance.accounts.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -121,12 +122,13 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = ENV.get("ALLIANCE_TIME_ZONE", "Europe/London")
+TIME_ZONE = config.env_time_zone(ENV, "ALLIANCE_TIME_ZONE", "Europe/London")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it even before collectstatic
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -141,7 +143,8 @@ EMAIL_BACKEND = {
 }.get(ENV.get("EMAIL_BACKEND", "smtp" if PRODUCTION else "console"), "")
 if not EMAIL_BACKEND:
     raise config.SettingsError(
-        f"EMAIL_BACKEND={ENV.get('EMAIL_BACKEND')!r} is not known; use smtp, console or file"
+        f"EMAIL_BACKEND={ENV.get('EMAIL_BACKEND')!r} is not known; "
+        "use smtp, console, file or memory"
     )
 EMAIL_HOST = ENV.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = config.env_int(ENV, "EMAIL_PORT", 587, minimum=1)
@@ -151,13 +154,16 @@ EMAIL_USE_TLS = config.env_bool(ENV, "EMAIL_USE_TLS", True)
 EMAIL_FILE_PATH = str(DATA_DIR / "mail")
 DEFAULT_FROM_EMAIL = ENV.get("DEFAULT_FROM_EMAIL", "Alliance <alliance@localhost>")
 
+LOG_LEVEL = config.env_choice(
+    ENV, "ALLIANCE_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+)
 # Logs never carry request bodies or client data: only what the formatters below print.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": ENV.get("ALLIANCE_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 # The local profile serves static files straight from the apps, so a code change needs no

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -118,12 +119,28 @@ def _matching_step(secret: str, code: str) -> int | None:
     return None
 
 
-def verify_totp(user: User, code: str) -> bool:
-    """Checks a sign-in code; each code is accepted once."""
+def verify_totp(user: User, code: str, *, address: str = "") -> bool:
+    """Checks a sign-in code; each code is accepted once.
+
+    A wrong code counts as a failed sign-in, so guessing codes is throttled like guessing
+    passwords (a six-digit code falls to a few hundred thousand unthrottled tries).
+    """
+    if is_throttled(user.username):
+        record(
+            "login.throttled",
+            user=user,
+            organisation_id=_first_org(user),
+            outcome=Outcome.DENIED,
+            detail={"username": user.username, "step": "code"},
+        )
+        return False
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         step = _matching_step(locked.totp_secret, code) if locked.has_totp else None
         if step is None or step <= locked.totp_last_step:
+            LoginFailure.objects.create(
+                username_key=_username_key(user.username), address=address, at=timezone.now()
+            )
             record(
                 "login.second_factor_failed",
                 user=user,
@@ -212,11 +229,13 @@ def do_change_role(
             "discipline": membership.discipline,
             "active": membership.is_active,
         }
+        after = {"role": role, "discipline": discipline, "active": is_active}
+        if after == before:
+            return membership  # a save that changes nothing is not an event worth auditing
         membership.role = role
         membership.discipline = discipline
         membership.is_active = is_active
         membership.save(update_fields=["role", "discipline", "is_active"])
-        after = {"role": role, "discipline": discipline, "active": is_active}
         record(
             "user.role_change",
             actor=actor,
@@ -235,6 +254,8 @@ def do_set_teams(actor: Actor, membership_id: int, team_ids: list[int]) -> Membe
         if len(teams) != len(set(team_ids)):
             raise AccountError("Choose teams of your own organisation.")
         before = sorted(membership.teams.values_list("pk", flat=True))
+        if before == sorted(t.pk for t in teams):
+            return membership
         membership.teams.set(teams)
         record(
             "user.team_change",
@@ -263,6 +284,12 @@ def create_organisation_with_admin(
     *, name: str, slug: str, username: str, password: str, email: str = ""
 ) -> Membership:
     """Used by `alliance createadmin`: the first admin of a new or existing clinic."""
+    try:
+        validate_slug(slug)
+    except ValidationError:
+        raise AccountError(
+            f"the slug {slug!r} is not valid; use letters, digits, dashes or underscores"
+        ) from None
     with transaction.atomic():
         org, _ = Organisation.objects.get_or_create(slug=slug, defaults={"name": name})
         if User.objects.filter(username__iexact=username).exists():

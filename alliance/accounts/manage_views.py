@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -64,14 +65,15 @@ def user_edit(request: HttpRequest, actor: Actor, membership_id: int) -> HttpRes
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            actions.do_change_role(
-                actor,
-                membership.pk,
-                role=data["role"],
-                discipline=data["discipline"],
-                is_active=data["is_active"],
-            )
-            actions.do_set_teams(actor, membership.pk, [team.pk for team in data["teams"]])
+            with transaction.atomic():  # role and teams change together or not at all
+                actions.do_change_role(
+                    actor,
+                    membership.pk,
+                    role=data["role"],
+                    discipline=data["discipline"],
+                    is_active=data["is_active"],
+                )
+                actions.do_set_teams(actor, membership.pk, [team.pk for team in data["teams"]])
         except actions.AccountError as exc:
             form.add_error(None, str(exc))
         else:

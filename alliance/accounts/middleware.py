@@ -45,7 +45,10 @@ class SessionPolicyMiddleware:
     def _expired(self, request: HttpRequest) -> str:
         now = time.time()
         session = request.session
-        signed_in_at = float(session.get("signed_in_at", now))
+        if "signed_in_at" not in session:
+            # A session started some other way than the login page still gets a lifetime.
+            session["signed_in_at"] = now
+        signed_in_at = float(session["signed_in_at"])
         seen_at = float(session.get("seen_at", now))
         if now - signed_in_at > settings.SESSION_MAX_AGE:
             return "Your session reached its time limit. Please sign in again."

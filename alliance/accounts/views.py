@@ -6,6 +6,7 @@ import time
 from base64 import b64encode
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
@@ -49,7 +50,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         username = form.cleaned_data["username"]
         user = actions.check_password_login(request, username, form.cleaned_data["password"])
         if user is None and actions.is_throttled(username):
-            form.add_error(None, "Too many failed attempts. Wait 15 minutes and try again.")
+            form.add_error(None, _throttled_message())
         elif user is None:
             form.add_error(None, "That username and password do not match.")
         elif user.has_totp:
@@ -72,15 +73,29 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("login"))
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if actions.verify_totp(user, form.cleaned_data["code"]):
+        address = request.META.get("REMOTE_ADDR", "")[:64]
+        if actions.verify_totp(user, form.cleaned_data["code"], address=address):
             target = request.session.get("pending_next") or reverse("home")
-            for key in ("pending_user", "pending_at", "pending_next"):
-                request.session.pop(key, None)
+            _forget_pending(request)
             response = _finish_login(request, user, second_factor=True)
             response["Location"] = target
             return response
+        if actions.is_throttled(user.username):
+            _forget_pending(request)
+            messages.error(request, _throttled_message())
+            return HttpResponseRedirect(reverse("login"))
         form.add_error("code", "That code is not right, or was already used. Try the next one.")
     return render(request, "accounts/login_code.html", {"form": form})
+
+
+def _forget_pending(request: HttpRequest) -> None:
+    for key in ("pending_user", "pending_at", "pending_next"):
+        request.session.pop(key, None)
+
+
+def _throttled_message() -> str:
+    minutes = settings.LOGIN_FAILURE_WINDOW // 60
+    return f"Too many failed attempts. Wait {minutes} minutes and try again."
 
 
 @require_POST

@@ -4,7 +4,7 @@ web pages."""
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from alliance.clients import actions
 from alliance.clients.access import access_client, access_episode, list_clients
@@ -45,12 +45,12 @@ def _client_out(client: Client) -> ClientOut:
 
 
 @router.get("/clients", response={200: ClientPage, 422: ErrorOut}, summary="Your clients")
-def clients(request: HttpRequest, page: Query[Page]) -> tuple[int, ClientPage | ErrorOut]:
+def clients(request: HttpRequest, page: Query[Page]) -> Status[ClientPage | ErrorOut]:
     if not (1 <= page.limit <= 200 and page.offset >= 0):
-        return 422, ErrorOut(detail="limit must be 1 to 200 and offset 0 or more")
+        return Status(422, ErrorOut(detail="limit must be 1 to 200 and offset 0 or more"))
     rows = list_clients(actor_of(request)).select_related("team").order_by("display_name", "pk")
     items = [_client_out(c) for c in rows[page.offset : page.offset + page.limit]]
-    return 200, ClientPage(count=rows.count(), items=items)
+    return Status(200, ClientPage(count=rows.count(), items=items))
 
 
 @router.get("/clients/{client_id}", response={200: ClientDetailOut, **NOT_FOUND})
@@ -88,13 +88,11 @@ def episode_encounters(request: HttpRequest, episode_id: int) -> list[EncounterO
     response={201: EncounterOut, 400: ErrorOut, **NOT_FOUND},
     summary="Book a session",
 )
-def encounter_create(
-    request: HttpRequest, episode_id: int, body: EncounterIn
-) -> tuple[int, Encounter]:
+def encounter_create(request: HttpRequest, episode_id: int, body: EncounterIn) -> Status[Encounter]:
     encounter = actions.do_schedule_encounter(
         actor_of(request), episode_id, starts_at=body.starts_at, kind=body.kind
     )
-    return 201, encounter
+    return Status(201, encounter)
 
 
 @router.post(

@@ -1,0 +1,155 @@
+"""The audit trail is append-only and hash-chained; any tampering is caught by the verifier."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+
+from alliance.audit.log import record
+from alliance.audit.models import AppendOnlyError, AuditEntry, ChainHead
+from alliance.audit.verify import verify_all
+from alliance.cli import main as cli_main
+
+pytestmark = pytest.mark.django_db
+
+
+def _fill(count: int = 12) -> list[AuditEntry]:
+    entries = []
+    for n in range(count):
+        entries.append(
+            record(
+                "test.event",
+                organisation_id=1 + n % 2,
+                client_id=n,
+                object_type="thing",
+                object_id=n,
+                detail={"n": n},
+            )
+        )
+    return entries
+
+
+def _drop_guards() -> None:
+    """An attacker with database access removes the append-only triggers first."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER USER")
+        else:
+            cursor.execute("DROP TRIGGER audit_entry_no_update")
+            cursor.execute("DROP TRIGGER audit_entry_no_delete")
+
+
+def test_it_verifies_an_untouched_trail():
+    _fill()
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+    assert verdict.checked == 12
+    assert verdict.line() == "OK: 12 audit entries in 2 chains verified"
+
+
+def test_it_chains_each_entry_to_the_one_before():
+    entries = _fill(3)
+    first, second = entries[0], entries[2]  # entries alternate between organisations 1 and 2
+    assert first.seq == 1
+    assert second.seq == 2
+    assert second.prev_hash == first.hash
+
+
+def test_it_refuses_updates_and_deletes_through_the_orm():
+    entry = _fill(1)[0]
+    entry.action = "something.else"
+    with pytest.raises(AppendOnlyError):
+        entry.save()
+    with pytest.raises(AppendOnlyError):
+        entry.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEntry.objects.filter(pk=entry.pk).update(action="x")
+    with pytest.raises(AppendOnlyError):
+        AuditEntry.objects.all().delete()
+
+
+def test_it_refuses_updates_and_deletes_in_the_database_itself():
+    entry = _fill(1)[0]
+    for sql in (
+        "UPDATE audit_auditentry SET action = 'x' WHERE id = %s",
+        "DELETE FROM audit_auditentry WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [entry.pk])
+    assert AuditEntry.objects.get(pk=entry.pk).action == "test.event"
+
+
+def _tamper(rng: random.Random, entries: list[AuditEntry]) -> str:
+    victim = rng.choice(entries)
+    kind = rng.choice(["edit", "edit_detail", "delete", "reorder", "delete_tail"])
+    with connection.cursor() as cursor:
+        if kind == "edit":
+            field = rng.choice(["action", "object_id", "actor_name", "outcome"])
+            cursor.execute(
+                f"UPDATE audit_auditentry SET {field} = 'tampered' WHERE id = %s",
+                [victim.pk],
+            )
+        elif kind == "edit_detail":
+            cursor.execute("UPDATE audit_auditentry SET client_id = 999 WHERE id = %s", [victim.pk])
+        elif kind == "delete":
+            cursor.execute("DELETE FROM audit_auditentry WHERE id = %s", [victim.pk])
+        elif kind == "delete_tail":
+            tail = max((e for e in entries if e.chain == victim.chain), key=lambda e: e.seq)
+            cursor.execute("DELETE FROM audit_auditentry WHERE id = %s", [tail.pk])
+        else:
+            same_chain = [e for e in entries if e.chain == victim.chain and e.pk != victim.pk]
+            other = rng.choice(same_chain)
+            # Swap two entries' positions: their content moves, their ids stay.
+            cursor.execute("UPDATE audit_auditentry SET seq = -1 WHERE id = %s", [victim.pk])
+            for a, b in ((other, victim), (victim, other)):
+                cursor.execute(
+                    "UPDATE audit_auditentry SET seq = %s, action = %s, object_id = %s, "
+                    "prev_hash = %s, hash = %s, client_id = %s WHERE id = %s",
+                    [b.seq, b.action, b.object_id, b.prev_hash, b.hash, b.client_id, a.pk],
+                )
+    return kind
+
+
+@pytest.mark.parametrize("trial", range(40))
+def test_it_catches_every_random_edit_deletion_and_reordering(trial):
+    rng = random.Random(trial)
+    entries = _fill(rng.randint(4, 12))
+    _drop_guards()
+    kind = _tamper(rng, entries)
+    verdict = verify_all()
+    assert not verdict.ok, f"tampering not detected: {kind}"
+    assert verdict.line().startswith("BROKEN")
+
+
+def test_it_names_the_first_broken_entry():
+    entries = _fill(6)
+    _drop_guards()
+    chain_one = [e for e in entries if e.chain == 1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditentry SET action = 'edited' WHERE id = %s", [chain_one[1].pk]
+        )
+    verdict = verify_all()
+    assert verdict.broken_entry_id == chain_one[1].pk
+    assert "edited" in verdict.problem or "hash" in verdict.problem
+
+
+def test_the_command_prints_ok_or_the_break_and_sets_the_exit_code(capsys):
+    entries = _fill(4)
+    assert cli_main(["audit", "verify"]) == 0
+    assert capsys.readouterr().out.startswith("OK: 4 audit entries")
+    _drop_guards()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditentry WHERE id = %s", [entries[1].pk])
+    assert cli_main(["audit", "verify"]) == 1
+    assert capsys.readouterr().out.startswith("BROKEN")
+
+
+def test_a_chain_head_keeps_the_newest_entry():
+    entries = _fill(5)
+    head = ChainHead.objects.get(chain=1)
+    newest = max((e for e in entries if e.chain == 1), key=lambda e: e.seq)
+    assert (head.seq, head.hash) == (newest.seq, newest.hash)

@@ -1,0 +1,316 @@
+"""Every route and API operation × every role × own / other team's / other clinic's client.
+
+The routes are read from the URL resolver and the API schema, so a new endpoint that is not
+described in ROUTES or API_OPERATIONS fails test_every_route_is_in_the_matrix. Each response is
+checked for its status and for canary strings (names and record numbers) of clients the user
+may not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from alliance.api import schema
+from conftest import World, build_world, signed_in
+
+ROLES = ["anonymous", "clinician", "colleague", "coordinator", "consultant", "admin", "outsider"]
+TARGETS = ["own", "other_team", "other_org"]
+# Which targets each role may see (the canary rule): the rest must never appear in a response.
+SEES = {
+    "anonymous": set(),
+    "clinician": {"own"},
+    "colleague": {"other_team"},
+    "coordinator": {"own"},
+    "consultant": {"own"},
+    "admin": set(),
+    "outsider": {"other_org"},
+}
+CLINICAL = {"clinician", "colleague", "coordinator", "consultant", "outsider"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    kind: str  # "client" (takes a target client), "plain", "manage" or "membership"
+    ok: int = 200  # status when allowed
+
+
+ROUTES: dict[str, Route] = {
+    "home": Route("GET", "plain"),
+    "healthz": Route("GET", "plain"),
+    "login": Route("GET", "plain"),
+    "login_code": Route("GET", "plain"),
+    "logout": Route("POST", "plain"),
+    "two_factor": Route("GET", "plain"),
+    "client_new": Route("GET", "plain"),
+    "client": Route("GET", "client"),
+    "care_team_add": Route("POST", "client", ok=302),
+    "care_team_end": Route("POST", "client", ok=302),
+    "episode_open": Route("POST", "client", ok=302),
+    "episode_close": Route("POST", "client", ok=302),
+    "encounter_new": Route("POST", "client", ok=302),
+    "encounter_attendance": Route("POST", "client", ok=302),
+    "manage_users": Route("GET", "manage"),
+    "manage_user_new": Route("GET", "manage"),
+    "manage_teams": Route("GET", "manage"),
+    "manage_user_edit": Route("GET", "membership"),
+}
+
+API_OPERATIONS = {
+    ("get", "/api/me"): "plain",
+    ("get", "/api/clients"): "list",
+    ("get", "/api/clients/{client_id}"): "client",
+    ("get", "/api/clients/{client_id}/episodes"): "client",
+    ("get", "/api/episodes/{episode_id}/encounters"): "client",
+    ("post", "/api/episodes/{episode_id}/encounters"): "client",
+    ("post", "/api/encounters/{encounter_id}/attendance"): "client",
+}
+
+
+def _names(patterns: list[URLPattern | URLResolver], prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            if str(p.pattern).startswith("api/"):
+                continue  # the API is enumerated from its schema
+            names |= _names(p.url_patterns)
+        elif p.name:
+            names.add(p.name)
+    return names
+
+
+def test_every_route_is_in_the_matrix():
+    assert _names(get_resolver().url_patterns) == set(ROUTES)
+
+
+def test_every_api_operation_is_in_the_matrix():
+    operations = {
+        (method, path)
+        for path, item in schema()["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    assert operations == set(API_OPERATIONS)
+
+
+# --- the objects each target stands for -------------------------------------------------------
+
+
+def _objects(world: World, target: str) -> dict[str, Any]:
+    client = {
+        "own": world.own_client,
+        "other_team": world.other_team_client,
+        "other_org": world.other_org_client,
+    }[target]
+    episode = {
+        "own": world.own_episode,
+        "other_team": world.other_team_episode,
+        "other_org": world.other_org_episode,
+    }[target]
+    encounter = {
+        "own": world.own_encounter,
+        "other_team": world.other_team_encounter,
+        "other_org": world.other_org_encounter,
+    }[target]
+    member = client.care_team.order_by("-pk").first()
+    return {"client": client, "episode": episode, "encounter": encounter, "member": member}
+
+
+def _client_route_request(name: str, world: World, target: str) -> tuple[str, dict[str, Any]]:
+    o = _objects(world, target)
+    client, episode, encounter, member = o["client"], o["episode"], o["encounter"], o["member"]
+    tomorrow = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    table: dict[str, tuple[list[int], dict[str, Any]]] = {
+        "client": ([client.pk], {}),
+        "care_team_add": ([client.pk], {"membership": world.colleague.pk, "care_role": "member"}),
+        "care_team_end": ([client.pk, member.pk], {}),
+        "episode_open": ([client.pk], {"opened_on": "2026-01-05", "planned_sessions": "8"}),
+        "episode_close": (
+            [client.pk, episode.pk],
+            {"closed_on": timezone.localdate().isoformat(), "reason": "planned", "version": "1"},
+        ),
+        "encounter_new": ([client.pk, episode.pk], {"starts_at": tomorrow, "kind": "therapy"}),
+        "encounter_attendance": (
+            [client.pk, encounter.pk],
+            {"attendance": "attended", "version": "1"},
+        ),
+    }
+    args, data = table[name]
+    return reverse(name, args=args), data
+
+
+def _http(role: str, world: World):
+    from django.test import Client as HttpClient
+
+    if role == "anonymous":
+        return HttpClient()
+    return signed_in(getattr(world, role))
+
+
+def _assert_no_leak(body: str, role: str, world: World) -> None:
+    for target in TARGETS:
+        if target in SEES[role]:
+            continue
+        for canary in world.canaries_of(_objects(world, target)["client"]):
+            assert canary not in body, f"{role} was shown {canary!r}"
+
+
+# --- client routes -----------------------------------------------------------------------------
+
+CLIENT_ROUTES = [name for name, r in ROUTES.items() if r.kind == "client"]
+
+
+def _expected_client_route(route: Route, role: str, target: str) -> int:
+    if role == "anonymous":
+        return 302  # to the sign-in page
+    if role == "admin":
+        return 403  # admins read no clinical content
+    return route.ok if target in SEES[role] else 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", CLIENT_ROUTES)
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("target", TARGETS)
+def test_client_routes(name, role, target):
+    world = build_world()
+    route = ROUTES[name]
+    url, data = _client_route_request(name, world, target)
+    http = _http(role, world)
+    response = http.get(url) if route.method == "GET" else http.post(url, data)
+    expected = _expected_client_route(route, role, target)
+    assert response.status_code == expected, f"{name} as {role} on {target}"
+    if expected == 302 and role == "anonymous":
+        assert response["Location"].startswith(reverse("login"))
+    body = response.content.decode()
+    _assert_no_leak(body, role, world)
+    if route.method == "GET" and expected == 200:
+        assert world.canaries_of(_objects(world, target)["client"])[0] in body
+
+
+# --- pages without a client -------------------------------------------------------------------
+
+
+def _expected_plain(name: str, role: str) -> int:
+    anonymous = role == "anonymous"
+    admin = role == "admin"
+    table = {
+        "home": 302 if anonymous or admin else 200,
+        "healthz": 200,
+        "login": 200 if anonymous else 302,
+        "login_code": 302,  # nobody is half-way through signing in
+        "logout": 302,
+        "two_factor": 302 if anonymous else 200,
+        "client_new": 302 if anonymous else 403 if admin else 200,
+    }
+    return table[name]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", [n for n, r in ROUTES.items() if r.kind == "plain"])
+@pytest.mark.parametrize("role", ROLES)
+def test_plain_routes(name, role):
+    world = build_world()
+    http = _http(role, world)
+    url = reverse(name)
+    response = http.get(url) if ROUTES[name].method == "GET" else http.post(url)
+    assert response.status_code == _expected_plain(name, role), f"{name} as {role}"
+    body = response.content.decode()
+    _assert_no_leak(body, role, world)
+    if name == "home" and role in SEES and SEES[role]:
+        visible = _objects(world, next(iter(SEES[role])))["client"]
+        assert visible.display_name in body  # the caseload lists the clients the user may see
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name", [n for n, r in ROUTES.items() if r.kind in {"manage", "membership"}]
+)
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("whose", ["own_org", "other_org"])
+def test_manage_routes(name, role, whose):
+    world = build_world()
+    http = _http(role, world)
+    if ROUTES[name].kind == "membership":
+        membership = world.colleague if whose == "own_org" else world.outsider
+        url = reverse(name, args=[membership.pk])
+    else:
+        url = reverse(name)
+    response = http.get(url)
+    if role == "anonymous":
+        expected = 302
+    elif role != "admin":
+        expected = 403
+    elif ROUTES[name].kind == "membership" and whose == "other_org":
+        expected = 404
+    else:
+        expected = 200
+    assert response.status_code == expected, f"{name} as {role}"
+    body = response.content.decode()
+    _assert_no_leak(body, role, world)
+    if expected == 200:
+        assert world.outsider.user.username not in body  # nothing of the other clinic
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def _api_request(method: str, path: str, world: World, target: str) -> tuple[str, dict[str, Any]]:
+    o = _objects(world, target)
+    url = (
+        path.replace("{client_id}", str(o["client"].pk))
+        .replace("{episode_id}", str(o["episode"].pk))
+        .replace("{encounter_id}", str(o["encounter"].pk))
+    )
+    body: dict[str, Any] = {}
+    if path.endswith("/encounters") and method == "post":
+        body = {"starts_at": (timezone.now() + timedelta(days=2)).isoformat(), "kind": "therapy"}
+    if path.endswith("/attendance"):
+        body = {"attendance": "attended", "version": 1}
+    return url, body
+
+
+def _expected_api(method: str, path: str, role: str, target: str) -> int:
+    if role == "anonymous":
+        return 401
+    if API_OPERATIONS[(method, path)] != "client":
+        return 200
+    if target not in SEES[role]:
+        return 404
+    return 201 if method == "post" and path.endswith("/encounters") else 200
+
+
+API_CASES = [
+    (method, path, role, target)
+    for (method, path), kind in sorted(API_OPERATIONS.items())
+    for role in ROLES
+    for target in (TARGETS if kind == "client" else ["own"])  # the others ask the same
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path", "role", "target"), API_CASES)
+def test_api_operations(method, path, role, target):
+    kind = API_OPERATIONS[(method, path)]
+    world = build_world()
+    http = _http(role, world)
+    url, body = _api_request(method, path, world, target)
+    if method == "get":
+        response = http.get(url)
+    else:
+        response = http.post(url, body, content_type="application/json")
+    expected = _expected_api(method, path, role, target)
+    assert response.status_code == expected, f"{method} {path} as {role} on {target}"
+    text = response.content.decode()
+    _assert_no_leak(text, role, world)
+    if response.status_code == 404:
+        assert response.json() == {"detail": "Not found"}
+    if kind == "list" and expected == 200:
+        names = {item["display_name"] for item in response.json()["items"]}
+        assert names == {_objects(world, t)["client"].display_name for t in SEES[role]}
