@@ -110,14 +110,7 @@ def secret_key(env: Mapping[str, str], data_dir: Path, *, production: bool) -> s
     # The embedded default keeps a generated key beside its database, created on first run.
     key_file = data_dir / "secret_key"
     if not key_file.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process starting at the same moment wrote it first
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(secrets.token_urlsafe(50))
+        _write_new_key(key_file)
     key = key_file.read_text(encoding="utf-8").strip()
     if len(key) < 32:
         raise SettingsError(
@@ -125,6 +118,24 @@ def secret_key(env: Mapping[str, str], data_dir: Path, *, production: bool) -> s
             "(this signs everyone out)"
         )
     return key
+
+
+def _write_new_key(key_file: Path) -> None:
+    """Writes a key readable by its owner only; it appears whole, never half-written."""
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    draft = key_file.with_name(f".{key_file.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    try:
+        os.link(draft, key_file)  # fails if another process starting now wrote one first
+    except FileExistsError:
+        pass
+    except OSError:  # a file system without hard links
+        if not key_file.exists():
+            os.replace(draft, key_file)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 SQLITE_INIT = (
