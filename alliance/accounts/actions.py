@@ -57,6 +57,20 @@ def check_password_login(request: HttpRequest, username: str, password: str) -> 
     user = authenticate(request, username=username, password=password)
     if isinstance(user, User):
         return user
+    _record_failure(username, address)
+    return None
+
+
+def has_active_membership(user: User) -> bool:
+    return user.memberships.filter(is_active=True).exists()
+
+
+def refuse_inactive(user: User) -> None:
+    """Right password, but no active role in any clinic: audited, and no session is made."""
+    record("login.refused", user=user, outcome=Outcome.DENIED, detail={"reason": "inactive"})
+
+
+def _record_failure(username: str, address: str) -> None:
     with transaction.atomic():
         LoginFailure.objects.create(
             username_key=_username_key(username), address=address, at=timezone.now()
@@ -69,7 +83,6 @@ def check_password_login(request: HttpRequest, username: str, password: str) -> 
             outcome=Outcome.DENIED,
             detail={"username": username[:150]},
         )
-    return None
 
 
 def record_login(user: User, *, second_factor: bool) -> None:

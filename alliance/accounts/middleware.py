@@ -15,6 +15,7 @@ from alliance.accounts.actor import AllianceRequest, actor_for
 from alliance.accounts.models import User
 
 SEEN_WRITE_INTERVAL = 60  # seconds: the idle clock is written at most once a minute
+INACTIVE_MESSAGE = "Your account is not active in any clinic. Ask your clinic admin."
 TWO_FACTOR_EXEMPT = ("/account/two-factor/", "/logout/", "/static/", "/healthz")
 
 
@@ -28,19 +29,25 @@ class SessionPolicyMiddleware:
         if isinstance(user, User) and user.is_authenticated:
             expired = self._expired(request)
             if expired:
-                from alliance.accounts.actions import record_logout
-
-                record_logout(user)
-                logout(request)
-                messages.info(request, expired)
-                return HttpResponseRedirect(reverse("login"))
+                return self._sign_out(request, user, expired)
             actor = actor_for(user, request.session.get("membership_id"))
+            if actor is None:
+                # Deactivated (or never given a role): the session ends on the next request.
+                return self._sign_out(request, user, INACTIVE_MESSAGE)
             request.actor = actor
             needs_second_factor = actor is not None and actor.membership.is_admin
             if needs_second_factor and not user.has_totp and not _exempt(request.path):
                 messages.warning(request, "Clinic admins must turn on two-factor sign-in first.")
                 return HttpResponseRedirect(reverse("two_factor"))
         return self.get_response(request)
+
+    def _sign_out(self, request: HttpRequest, user: User, message: str) -> HttpResponse:
+        from alliance.accounts.actions import record_logout
+
+        record_logout(user)
+        logout(request)
+        messages.info(request, message)
+        return HttpResponseRedirect(reverse("login"))
 
     def _expired(self, request: HttpRequest) -> str:
         now = time.time()

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from alliance.accounts import actions
 from alliance.accounts.forms import CodeForm, LoginForm
+from alliance.accounts.middleware import INACTIVE_MESSAGE
 from alliance.accounts.models import User
 
 PENDING_SECONDS = 300  # how long a password stays good while the user finds their code
@@ -53,6 +54,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _throttled_message())
         elif user is None:
             form.add_error(None, "That username and password do not match.")
+        elif not actions.has_active_membership(user):
+            actions.refuse_inactive(user)
+            form.add_error(None, INACTIVE_MESSAGE)
         elif user.has_totp:
             request.session["pending_user"] = user.pk
             request.session["pending_at"] = time.time()

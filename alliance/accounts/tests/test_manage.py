@@ -139,7 +139,9 @@ def test_it_lets_the_admin_deactivate_a_member_who_then_cannot_act(world, admin_
     world.colleague.refresh_from_db()
     assert not world.colleague.is_active
     assert AuditEntry.objects.get(action="user.role_change").detail["after"]["active"] is False
-    assert signed_in(world.colleague).get("/").status_code == 403
+    response = signed_in(world.colleague).get("/")
+    assert response.status_code == 302  # signed out: their role is no longer active
+    assert response["Location"] == "/login/"
 
 
 def test_it_refuses_a_team_of_another_organisation(world, admin_client):
