@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -61,7 +62,7 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
     settings = connection.settings_dict
     name = f"alliance_concurrency_{uuid.uuid4().hex[:10]}"
-    params = {
+    params: dict[str, Any] = {
         "host": settings["HOST"] or None,
         "port": settings["PORT"] or None,
         "user": settings["USER"] or None,

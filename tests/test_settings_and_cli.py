@@ -36,7 +36,7 @@ def clean_env(data_dir: Path, **overrides: str | None) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own command, fixed arguments
+    return subprocess.run(
         args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
 

@@ -193,7 +193,7 @@ def test_it_runs_as_a_module_without_django():
         "import sys; from alliance.measurement.cli import main; rc = main(sys.argv[1:]);"
         "assert 'django' not in sys.modules; sys.exit(rc)"
     )
-    done = subprocess.run(  # noqa: S603 (our own interpreter and fixed code)
+    done = subprocess.run(
         [sys.executable, "-c", code, str(USCORE_QR)],
         cwd=root, capture_output=True, text=True, check=False,
     )  # fmt: skip
