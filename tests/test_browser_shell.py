@@ -78,3 +78,23 @@ def test_the_caseload_reads_on_a_phone(open_page, live_world, live_server, artif
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # no sideways scrolling on a phone
     page.screenshot(path=str(artifacts / "caseload-phone.png"), full_page=True)
+
+
+def test_an_admin_without_two_factor_enrols_by_scanning_the_code(
+    open_page, live_world, live_server, artifacts
+):
+    from alliance.accounts.models import User
+
+    User.objects.filter(pk=live_world.admin.user_id).update(totp_secret="", totp_confirmed_at=None)
+    page, foreign = open_page()
+    _sign_in(page, live_server, "orgadmin")
+    page.wait_for_selector("h1:has-text('Two-factor sign-in')")
+    qr = page.get_by_alt_text("QR code for your authenticator app")
+    assert qr.evaluate("img => img.complete && img.naturalWidth > 0")  # the code really renders
+    page.screenshot(path=str(artifacts / "admin-enrol.png"), full_page=True)
+    secret = page.locator("code").inner_text()
+    page.get_by_label("Six-digit code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on").click()
+    page.wait_for_selector("h1:has-text('Users')")
+    assert User.objects.get(pk=live_world.admin.user_id).has_totp
+    assert foreign == []

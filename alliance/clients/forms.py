@@ -39,7 +39,8 @@ class CareTeamAddForm(forms.Form):
 
 class EpisodeForm(forms.Form):
     opened_on = forms.DateField(
-        initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
+        initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     planned_sessions = forms.IntegerField(
         min_value=1,
@@ -51,7 +52,8 @@ class EpisodeForm(forms.Form):
 
 class CloseEpisodeForm(forms.Form):
     closed_on = forms.DateField(
-        initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
+        initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     reason = forms.ChoiceField(choices=EndingReason.choices, label="Ending")
     version = forms.IntegerField(widget=forms.HiddenInput)
@@ -59,7 +61,7 @@ class CloseEpisodeForm(forms.Form):
 
 class EncounterForm(forms.Form):
     starts_at = forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
     kind = forms.ChoiceField(choices=EncounterKind.choices, initial=EncounterKind.THERAPY)
