@@ -33,6 +33,9 @@ ADMIN_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 def pytest_configure(config: pytest.Config) -> None:
     # A cheap hasher keeps the suite fast; production's Argon2 is tested on its own.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The live server's request threads must not keep connections past their request, or the
+    # PostgreSQL test database cannot be dropped at the end.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 @dataclass

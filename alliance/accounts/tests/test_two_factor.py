@@ -167,7 +167,7 @@ def test_it_shows_an_enrolling_admin_the_setup_page_and_the_reason(world, client
     body = response.content.decode()
     assert "Clinic admins must turn on two-factor sign-in first." in body
     assert client.session["totp_setup_secret"] in body
-    assert 'src="data:image/svg+xml;base64,' in body
+    assert 'src="data:image/svg+xml' in body
 
 
 def test_it_lets_an_admin_enrol_with_a_right_code_and_audits_it(world, client):
