@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from alliance.accounts.actor import Actor, actor_for
 from alliance.accounts.models import Discipline, Membership, Organisation, Role, Team, User
+from alliance.alerts.models import PRIORITY, Alert, Kind
 from alliance.clients.models import (
     CareRole,
     CareTeamMember,
@@ -59,6 +60,9 @@ class World:
     other_team_encounter: Encounter
     other_org_episode: Episode
     other_org_encounter: Encounter
+    own_alert: Alert
+    other_team_alert: Alert
+    other_org_alert: Alert
 
     def actor(self, membership: Membership) -> Actor:
         actor = actor_for(membership.user, membership.pk)
@@ -110,6 +114,19 @@ def _episode_with_encounter(client: Client, clinician: Membership) -> tuple[Epis
     return episode, encounter
 
 
+def _alert(episode: Episode) -> Alert:
+    return Alert.objects.create(
+        organisation=episode.organisation,
+        client=episode.client,
+        episode=episode,
+        kind=Kind.RISK,
+        priority=PRIORITY[Kind.RISK],
+        opened_at=timezone.now(),
+        reason="PHQ-9 item 9 answered 1 (test)",
+        facts={"value": 1},
+    )
+
+
 def build_world() -> World:
     org = Organisation.objects.create(name="Test Clinic", slug="test-clinic")
     other_org = Organisation.objects.create(name="Elsewhere Clinic", slug="elsewhere")
@@ -158,6 +175,9 @@ def build_world() -> World:
         sth_enc,
         far_ep,
         far_enc,
+        _alert(own_ep),
+        _alert(sth_ep),
+        _alert(far_ep),
     )
 
 

@@ -54,6 +54,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    setup_django()
+    _check_database()
+    from django.core.management import call_command
+
+    options: dict[str, object] = {"queue_name": "*", "interval": args.interval}
+    if args.batch:
+        options["batch"] = True
+    call_command("db_worker", **options)
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
@@ -141,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="load the demo clinic when the database is empty",
     )
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the background worker (emails, reminders)")
+    worker.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between looks at an empty queue"
+    )
+    worker.add_argument("--batch", action="store_true", help="stop when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         func=cmd_migrate

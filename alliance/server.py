@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from django.core.management import call_command
@@ -50,4 +52,15 @@ def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
     }
     # Workers are forked from this process: none may inherit its database connection.
     connections.close_all()
-    AllianceServer(options).run()
+    background = start_worker()
+    try:
+        AllianceServer(options).run()
+    finally:
+        background.terminate()
+        background.wait(timeout=10)
+
+
+def start_worker() -> subprocess.Popen[bytes]:
+    """The django-tasks worker that sends emails and reminders, beside the web server."""
+    print("Starting the background worker (emails, reminders)…", flush=True)
+    return subprocess.Popen([sys.executable, "-m", "alliance.cli", "worker"])

@@ -39,11 +39,20 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "alliance.accounts",
     "alliance.audit",
     "alliance.clients",
+    "alliance.measures",
+    "alliance.alerts",
+    "alliance.notify",
     "alliance.web",
 ]
+
+# Background work (emails, reminders) goes through Django's tasks framework with its database
+# backend; `alliance serve` starts a worker beside the web server (`alliance worker` alone).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
     "alliance.web.middleware.RequestIdMiddleware",
@@ -74,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "alliance.web.context.actor",
+                "alliance.alerts.context.risk_banner",
             ],
         },
     },
@@ -153,6 +163,8 @@ EMAIL_HOST_PASSWORD = config.read_secret(ENV, "EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = config.env_bool(ENV, "EMAIL_USE_TLS", True)
 EMAIL_FILE_PATH = str(DATA_DIR / "mail")
 DEFAULT_FROM_EMAIL = ENV.get("DEFAULT_FROM_EMAIL", "Alliance <alliance@localhost>")
+# The address clients and staff reach this server at, for links in emails.
+ALLIANCE_BASE_URL = ENV.get("ALLIANCE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 LOG_LEVEL = config.env_choice(
     ENV, "ALLIANCE_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

@@ -4,8 +4,11 @@ from django.urls import path
 
 from alliance.accounts import manage_views
 from alliance.accounts import views as account_views
+from alliance.alerts import views as alert_views
 from alliance.api import api
 from alliance.clients import views as client_views
+from alliance.measures import client_views as measure_client_views
+from alliance.measures import views as measure_views
 from alliance.web import views as web_views
 
 urlpatterns = [
@@ -43,5 +46,25 @@ urlpatterns = [
     path("manage/users/new/", manage_views.user_new, name="manage_user_new"),
     path("manage/users/<int:membership_id>/", manage_views.user_edit, name="manage_user_edit"),
     path("manage/teams/", manage_views.teams, name="manage_teams"),
+    path("manage/settings/", manage_views.clinic_settings_page, name="manage_settings"),
+    path("m/<str:token>/", measure_client_views.measure_link, name="measure_link"),
+    path(
+        "clients/<int:client_id>/encounters/<int:encounter_id>/measures/",
+        measure_views.session_measures,
+        name="session_measures",
+    ),
+    path(
+        "clients/<int:client_id>/encounters/<int:encounter_id>/links/",
+        measure_views.link_create,
+        name="link_create",
+    ),
+    path("measures/pending/", measure_views.pending, name="pending_links"),
+    path("alerts/<int:alert_id>/", alert_views.alert_page, name="alert"),
+    path(
+        "alerts/<int:alert_id>/acknowledge/",
+        alert_views.alert_acknowledge,
+        name="alert_acknowledge",
+    ),
+    path("alerts/<int:alert_id>/resolve/", alert_views.alert_resolve, name="alert_resolve"),
     path("api/", api.urls),
 ]

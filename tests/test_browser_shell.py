@@ -47,10 +47,11 @@ def test_a_clinician_signs_in_and_opens_a_client_from_the_caseload(
     page, foreign = open_page()
     _sign_in(page, live_server, "clinician")
     page.wait_for_selector("h1:has-text('Caseload')")
-    assert page.get_by_role("link", name="Canary Own-Bluebird").is_visible()
+    row_link = page.get_by_role("rowheader").get_by_role("link", name="Canary Own-Bluebird")
+    assert row_link.is_visible()
     assert page.locator("text=Canary Far-Heron").count() == 0
     page.screenshot(path=str(artifacts / "caseload.png"), full_page=True)
-    page.get_by_role("link", name="Canary Own-Bluebird").click()
+    page.get_by_role("rowheader").get_by_role("link", name="Canary Own-Bluebird").click()
     page.wait_for_selector("h2:has-text('Care team')")
     page.screenshot(path=str(artifacts / "client.png"), full_page=True)
     assert foreign == []

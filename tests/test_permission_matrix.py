@@ -60,6 +60,14 @@ ROUTES: dict[str, Route] = {
     "manage_user_new": Route("GET", "manage"),
     "manage_teams": Route("GET", "manage"),
     "manage_user_edit": Route("GET", "membership"),
+    "manage_settings": Route("GET", "manage"),
+    "session_measures": Route("GET", "client"),
+    "link_create": Route("POST", "client"),  # answers with the page showing the new link
+    "pending_links": Route("GET", "plain"),
+    "alert": Route("GET", "client"),
+    "alert_acknowledge": Route("POST", "client", ok=302),
+    "alert_resolve": Route("POST", "client", ok=302),
+    "measure_link": Route("GET", "token"),
 }
 
 API_OPERATIONS = {
@@ -118,13 +126,25 @@ def _objects(world: World, target: str) -> dict[str, Any]:
         "other_team": world.other_team_encounter,
         "other_org": world.other_org_encounter,
     }[target]
+    alert = {
+        "own": world.own_alert,
+        "other_team": world.other_team_alert,
+        "other_org": world.other_org_alert,
+    }[target]
     member = client.care_team.order_by("-pk").first()
-    return {"client": client, "episode": episode, "encounter": encounter, "member": member}
+    return {
+        "client": client,
+        "episode": episode,
+        "encounter": encounter,
+        "member": member,
+        "alert": alert,
+    }
 
 
 def _client_route_request(name: str, world: World, target: str) -> tuple[str, dict[str, Any]]:
     o = _objects(world, target)
     client, episode, encounter, member = o["client"], o["episode"], o["encounter"], o["member"]
+    alert = o["alert"]
     tomorrow = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     table: dict[str, tuple[list[int], dict[str, Any]]] = {
         "client": ([client.pk], {}),
@@ -140,6 +160,11 @@ def _client_route_request(name: str, world: World, target: str) -> tuple[str, di
             [client.pk, encounter.pk],
             {"attendance": "attended", "version": "1"},
         ),
+        "session_measures": ([client.pk, encounter.pk], {}),
+        "link_create": ([client.pk, encounter.pk], {"timing": "before", "send": "show"}),
+        "alert": ([alert.pk], {}),
+        "alert_acknowledge": ([alert.pk], {"version": "1"}),
+        "alert_resolve": ([alert.pk], {"version": "1", "note": "Called; safe."}),
     }
     args, data = table[name]
     return reverse(name, args=args), data
@@ -208,6 +233,7 @@ def _expected_plain(name: str, role: str) -> int:
         "logout": 302,
         "two_factor": 302 if anonymous else 200,
         "client_new": 302 if anonymous else 403 if admin else 200,
+        "pending_links": 302 if anonymous else 403 if admin else 200,
     }
     return table[name]
 
@@ -256,6 +282,16 @@ def test_manage_routes(name, role, whose):
     _assert_no_leak(body, role, world)
     if expected == 200:
         assert world.outsider.user.username not in body  # nothing of the other clinic
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_an_unknown_link_token_says_not_found_to_everyone(role):
+    world = build_world()
+    response = _http(role, world).get(reverse("measure_link", args=["x" * 43]))
+    assert response.status_code == 404
+    assert "couldn't find these questions" in response.content.decode()
+    _assert_no_leak(response.content.decode(), role, world)
 
 
 # --- the API ----------------------------------------------------------------------------------

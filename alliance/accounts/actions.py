@@ -13,11 +13,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import (
+    ClinicSettings,
     Discipline,
     LoginFailure,
     Membership,
@@ -25,6 +27,7 @@ from alliance.accounts.models import (
     Role,
     Team,
     User,
+    clinic_settings,
 )
 from alliance.audit.log import record
 from alliance.audit.models import Outcome
@@ -291,6 +294,38 @@ def do_create_team(actor: Actor, name: str) -> Team:
         team = Team.objects.create(organisation_id=actor.organisation_id, name=name)
         record("team.create", actor=actor, object_type="team", object_id=team.pk)
     return team
+
+
+SETTINGS_FIELDS = (
+    "crisis_contacts",
+    "link_hours",
+    "reminder_hours",
+    "rupture_floor",
+    "rupture_drop",
+    "not_on_track_session",
+)
+
+
+def do_update_clinic_settings(actor: Actor, *, version: int, **values: object) -> ClinicSettings:
+    _require_admin(actor)
+    with transaction.atomic():
+        current = clinic_settings(actor.organisation_id)
+        changes = {k: v for k, v in values.items() if k in SETTINGS_FIELDS}
+        before = {k: getattr(current, k) for k in changes}
+        updated = ClinicSettings.objects.filter(
+            organisation_id=actor.organisation_id, version=version
+        ).update(version=F("version") + 1, **changes)
+        if updated != 1:
+            raise AccountError("Someone else changed the settings meanwhile. Reload and retry.")
+        changed = sorted(k for k in changes if before[k] != changes[k])
+        record(
+            "settings.change",
+            actor=actor,
+            object_type="clinic_settings",
+            object_id=actor.organisation_id,
+            detail={"changed": changed},
+        )
+    return clinic_settings(actor.organisation_id)
 
 
 def create_organisation_with_admin(

@@ -59,3 +59,33 @@ class MembershipForm(forms.Form):
 
 class TeamForm(forms.Form):
     name = forms.CharField(max_length=120)
+
+
+class ClinicSettingsForm(forms.Form):
+    crisis_contacts = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=2000,
+        help_text="Shown to a client the moment they answer a risk question above zero: "
+        "who to call, day and night.",
+    )
+    link_hours = forms.IntegerField(min_value=1, max_value=24 * 14, label="Links stay open (hours)")
+    reminder_hours = forms.IntegerField(
+        min_value=1, max_value=24 * 13, label="Remind after (hours)"
+    )
+    rupture_floor = forms.IntegerField(
+        min_value=1, max_value=40, label="Rupture: alliance check below (of 40)"
+    )
+    rupture_drop = forms.IntegerField(
+        min_value=1, max_value=40, label="Rupture: drop below the client's average (points)"
+    )
+    not_on_track_session = forms.IntegerField(
+        min_value=2, max_value=30, label="Not on track: from measured session"
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        link, remind = data.get("link_hours"), data.get("reminder_hours")
+        if isinstance(link, int) and isinstance(remind, int) and remind >= link:
+            self.add_error("reminder_hours", "Remind before the link expires.")
+        return data

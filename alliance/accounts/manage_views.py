@@ -11,8 +11,8 @@ from django.views.decorators.http import require_http_methods
 
 from alliance.accounts import actions
 from alliance.accounts.actor import Actor
-from alliance.accounts.forms import MembershipForm, TeamForm, UserCreateForm
-from alliance.accounts.models import Membership, Team
+from alliance.accounts.forms import ClinicSettingsForm, MembershipForm, TeamForm, UserCreateForm
+from alliance.accounts.models import Membership, Team, clinic_settings
 from alliance.web.decorators import admin_view
 
 
@@ -100,3 +100,21 @@ def teams(request: HttpRequest, actor: Actor) -> HttpResponse:
         "members__user"
     )
     return render(request, "accounts/manage_teams.html", {"form": form, "teams": team_list})
+
+
+@admin_view
+@require_http_methods(["GET", "POST"])
+def clinic_settings_page(request: HttpRequest, actor: Actor) -> HttpResponse:
+    current = clinic_settings(actor.organisation_id)
+    initial = {name: getattr(current, name) for name in actions.SETTINGS_FIELDS}
+    initial["version"] = current.version
+    form = ClinicSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.do_update_clinic_settings(actor, **form.cleaned_data)
+        except actions.AccountError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Clinic settings saved.")
+            return HttpResponseRedirect(reverse("manage_settings"))
+    return render(request, "accounts/manage_settings.html", {"form": form})

@@ -103,3 +103,47 @@ class LoginFailure(models.Model):
     username_key = models.CharField(max_length=64, db_index=True)
     address = models.CharField(max_length=64, blank=True)
     at = models.DateTimeField(db_index=True)
+
+
+DEFAULT_CRISIS_CONTACTS = (
+    "If you feel you might act on thoughts of harming yourself, please get help now: call your "
+    "local emergency number or go to the nearest emergency department. You can also tell your "
+    "therapist at the start of your session."
+)
+
+
+class ClinicSettings(models.Model):
+    """What each clinic tunes: crisis contacts, link lifetimes and alert thresholds."""
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.PROTECT, primary_key=True, related_name="clinic_settings"
+    )
+    crisis_contacts = models.TextField(
+        default=DEFAULT_CRISIS_CONTACTS,
+        help_text="Shown to a client the moment they answer a risk question above zero.",
+    )
+    link_hours = models.PositiveSmallIntegerField(
+        default=72, help_text="How long a measure link stays open (hours)."
+    )
+    reminder_hours = models.PositiveSmallIntegerField(
+        default=24, help_text="When to remind a client who has not answered (hours after sending)."
+    )
+    rupture_floor = models.PositiveSmallIntegerField(
+        default=30, help_text="Alliance check total (0-40) below which a rupture alert opens."
+    )
+    rupture_drop = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="A drop of this many points below the client's own average also opens one.",
+    )
+    not_on_track_session = models.PositiveSmallIntegerField(
+        default=4, help_text="From which measured session the not-on-track rule applies."
+    )
+    version = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"Settings of {self.organisation}"
+
+
+def clinic_settings(organisation_id: int) -> ClinicSettings:
+    found, _ = ClinicSettings.objects.get_or_create(organisation_id=organisation_id)
+    return found

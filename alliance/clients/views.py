@@ -21,6 +21,7 @@ from alliance.clients.forms import (
     EpisodeForm,
 )
 from alliance.clients.models import Attendance, Client, Phase
+from alliance.measures.summary import episode_series
 from alliance.web.decorators import clinical_view
 
 
@@ -49,7 +50,12 @@ def client_page(request: HttpRequest, actor: Actor, client_id: int) -> HttpRespo
     current = next((e for e in episodes if e.phase != Phase.CLOSED), None)
     encounters = list(current.encounters.select_related("clinician__user")) if current else []
     manage = actions.can_manage_care_team(actor, client)
+    alerts = list(
+        client.alerts.select_related("episode").order_by("status", "priority", "-opened_at")[:20]
+    )
     context = {
+        "alerts": alerts,
+        "series": episode_series(current) if current else [],
         "client": client,
         "care_team": care_team,
         "can_manage": manage,

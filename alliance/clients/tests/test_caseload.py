@@ -72,6 +72,7 @@ def test_it_lists_sessions_and_the_phase(world):
 
 
 def test_it_filters_by_search_and_shows_a_clear_no_match_state(world):
+    world.own_alert.delete()  # its banner would name the client on every page
     http = signed_in(world.clinician)
     _add_clients(world, 3)
     body = http.get(reverse("home"), {"q": "Extra 1"}).content.decode()

@@ -1,0 +1,250 @@
+"""Creating measure links, and taking a client's answers in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from alliance.accounts.actor import Actor
+from alliance.accounts.models import clinic_settings
+from alliance.alerts.actions import evaluate
+from alliance.audit.log import record
+from alliance.clients.access import access_encounter
+from alliance.clients.actions import ActionError
+from alliance.clients.models import Encounter, Phase
+from alliance.measurement import MeasurementError, load_instrument, score
+from alliance.measures.models import MeasureLink, Response, Source, Timing
+from alliance.measures.plan import instruments_due
+from alliance.measures.tokens import looks_like_token, new_token, token_hash
+from alliance.notify.outbox import queue_email
+
+
+class LinkUnavailable(Exception):
+    """The link cannot be used; `state` says why, for a kind page."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
+@dataclass
+class Submitted:
+    link: MeasureLink
+    responses: list[Response] = field(default_factory=list)
+    risk: bool = False
+    repeated: bool = False  # the answers had already been received
+
+
+def link_url(token: str) -> str:
+    return f"{settings.ALLIANCE_BASE_URL}{reverse('measure_link', args=[token])}"
+
+
+def do_create_link(
+    actor: Actor, encounter_id: int, *, timing: str, send_email: bool
+) -> tuple[MeasureLink, str]:
+    """A fresh link for the session (replacing any unused one); the token is returned once."""
+    if timing not in Timing.values:
+        raise ActionError("Choose before or after the session.")
+    with transaction.atomic():
+        encounter = access_encounter(actor, encounter_id, action="link.create")
+        if encounter.episode.phase == Phase.CLOSED:
+            raise ActionError("This episode is closed; open a new one to send measures.")
+        instruments = instruments_due(encounter.episode, encounter, timing)
+        if not instruments:
+            raise ActionError("The measurement plan asks for nothing at this point.")
+        if send_email and not encounter.client.email:
+            raise ActionError("This client has no email address; copy the link or show the QR.")
+        link, token = _new_link(encounter, timing, instruments, created_by=actor)
+        record(
+            "link.create",
+            actor=actor,
+            client_id=encounter.client_id,
+            object_type="link",
+            object_id=link.pk,
+            detail={"timing": timing, "instruments": instruments},
+        )
+        if send_email:
+            _email_link(link, token, reminder=False)
+            record(
+                "link.email",
+                actor=actor,
+                client_id=encounter.client_id,
+                object_type="link",
+                object_id=link.pk,
+            )
+    return link, token
+
+
+def _new_link(
+    encounter: Encounter, timing: str, instruments: list[str], *, created_by: Actor | None
+) -> tuple[MeasureLink, str]:
+    now = timezone.now()
+    MeasureLink.objects.filter(
+        encounter=encounter, timing=timing, completed_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    token, hashed = new_token()
+    hours = clinic_settings(encounter.organisation_id).link_hours
+    link = MeasureLink.objects.create(
+        organisation_id=encounter.organisation_id,
+        client_id=encounter.client_id,
+        encounter=encounter,
+        timing=timing,
+        instruments=instruments,
+        token_hash=hashed,
+        created_by=created_by.membership if created_by else None,
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+    )
+    return link, token
+
+
+def _email_link(link: MeasureLink, token: str, *, reminder: bool) -> None:
+    from alliance.measures.tasks import remind
+
+    client = link.client
+    opening = "A reminder: your" if reminder else "Your"
+    queue_email(
+        organisation_id=link.organisation_id,
+        kind="link.reminder" if reminder else "link",
+        to=client.email,
+        subject="A few questions before your session"
+        if link.timing == Timing.BEFORE
+        else "How was today's session?",
+        body=(
+            f"{opening} questions are ready. They take a few minutes:\n\n{link_url(token)}\n\n"
+            f"The link works once and until {timezone.localtime(link.expires_at):%d %b %H:%M}. "
+            "If it has expired, ask your therapist for a new one.\n"
+        ),
+    )
+    MeasureLink.objects.filter(pk=link.pk).update(emailed_at=timezone.now())
+    if not reminder:
+        hours = clinic_settings(link.organisation_id).reminder_hours
+        remind.using(run_after=timezone.now() + timedelta(hours=hours)).enqueue(link.pk)
+
+
+def send_reminder(link_id: int) -> bool:
+    """Replace an unanswered emailed link with a fresh one and email it (once per link)."""
+    with transaction.atomic():
+        link = MeasureLink.objects.select_related("client", "encounter").filter(pk=link_id).first()
+        if link is None or state_of(link) != "open" or link.reminders_sent or not link.client.email:
+            return False
+        fresh, token = _new_link(link.encounter, link.timing, link.instruments, created_by=None)
+        MeasureLink.objects.filter(pk=fresh.pk).update(reminders_sent=link.reminders_sent + 1)
+        fresh.refresh_from_db()
+        _email_link(fresh, token, reminder=True)
+        record(
+            "link.remind",
+            organisation_id=link.organisation_id,
+            client_id=link.client_id,
+            object_type="link",
+            object_id=fresh.pk,
+        )
+    return True
+
+
+def state_of(link: MeasureLink, now: datetime | None = None) -> str:
+    now = now or timezone.now()
+    if link.completed_at:
+        return "completed"
+    if link.revoked_at:
+        return "replaced"
+    if link.expires_at <= now:
+        return "expired"
+    return "open"
+
+
+def open_link(token: str) -> MeasureLink:
+    """The link behind a token, if it can still be answered; the opening is audited."""
+    link = _find(token)
+    state = state_of(link)
+    record(
+        "link.open",
+        organisation_id=link.organisation_id,
+        client_id=link.client_id,
+        object_type="link",
+        object_id=link.pk,
+        detail={"state": state},
+    )
+    if state != "open":
+        raise LinkUnavailable(state)
+    return link
+
+
+def _find(token: str) -> MeasureLink:
+    link = None
+    if looks_like_token(token):
+        link = (
+            MeasureLink.objects.select_related("client", "encounter__episode")
+            .filter(token_hash=token_hash(token))
+            .first()
+        )
+    if link is None:
+        raise LinkUnavailable("unknown")
+    return link
+
+
+def submit(token: str, answers: dict[str, dict[str, int]]) -> Submitted:
+    """Validate, score, store, evaluate alerts, audit and queue notices: all or nothing.
+
+    Sending the same link twice stores one response: the second call finds it completed and
+    reports the first submission as received.
+    """
+    with transaction.atomic():
+        link = _find(token)
+        link = (
+            MeasureLink.objects.select_for_update()
+            .select_related("client", "encounter__episode")
+            .get(pk=link.pk)
+        )
+        state = state_of(link)
+        if state == "completed":
+            return Submitted(link=link, repeated=True)
+        if state != "open":
+            raise LinkUnavailable(state)
+        now = timezone.now()
+        clinic = clinic_settings(link.organisation_id)
+        result = Submitted(link=link)
+        for instrument_id in link.instruments:
+            instrument = load_instrument(instrument_id)
+            given = answers.get(instrument_id, {})
+            missing = [i.link_id for i in instrument.items if i.scored and i.link_id not in given]
+            if missing:
+                raise MeasurementError(
+                    f"{len(missing)} question(s) of {instrument.title} have no answer"
+                )
+            scored = score(instrument, given)
+            response = Response.objects.create(
+                organisation_id=link.organisation_id,
+                client_id=link.client_id,
+                episode_id=link.encounter.episode_id,
+                encounter=link.encounter,
+                link=link,
+                instrument_id=instrument.id,
+                instrument_version=instrument.version,
+                timing=link.timing,
+                source=Source.LINK,
+                answers=dict(given),
+                total=scored.total,
+                band=scored.band or "",
+                complete=scored.complete,
+                flags=scored.flags,
+                submitted_at=now,
+            )
+            evaluate(response, instrument, scored, clinic)
+            result.responses.append(response)
+            result.risk = result.risk or any(f.startswith("risk:") for f in scored.flags)
+        MeasureLink.objects.filter(pk=link.pk).update(completed_at=now)
+        record(
+            "response.submit",
+            organisation_id=link.organisation_id,
+            client_id=link.client_id,
+            object_type="link",
+            object_id=link.pk,
+            detail={"instruments": list(link.instruments)},
+        )
+    return result

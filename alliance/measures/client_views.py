@@ -1,0 +1,74 @@
+"""The client's side: a one-time link opens the questions, with no account and no cookies
+beyond CSRF. Everything the client sees is kind, short, and says what to do next."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from alliance.accounts.models import clinic_settings
+from alliance.measurement import MeasurementError
+from alliance.measures import actions
+from alliance.measures.forms import AnswersForm
+
+STATE_STATUS = {"unknown": 404, "expired": 410, "replaced": 410, "completed": 200}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def measure_link(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = actions.open_link(token)
+    except actions.LinkUnavailable as exc:
+        if exc.state == "completed" and request.method == "POST":
+            return _thanks(request, None, repeated=True)
+        return _unavailable(request, exc.state)
+    organisation = link.organisation
+    crisis = clinic_settings(link.organisation_id).crisis_contacts
+    form = AnswersForm(list(link.instruments), request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            submitted = actions.submit(token, form.answers())
+        except actions.LinkUnavailable as exc:
+            return _unavailable(request, exc.state)
+        except MeasurementError as exc:
+            form.add_error(None, f"Something in the answers could not be used: {exc}.")
+        else:
+            return _thanks(request, submitted, repeated=submitted.repeated, crisis=crisis)
+    context = {
+        "form": form,
+        "organisation": organisation,
+        "timing": link.timing,
+        "crisis": crisis,
+        "show_crisis": form.endorsed_risk(),
+        "risk_fields": form.risk_fields(),
+        "question_count": form.required_count(),
+    }
+    status = 400 if form.errors else 200
+    return render(request, "measures/client_form.html", context, status=status)
+
+
+def _thanks(
+    request: HttpRequest,
+    submitted: actions.Submitted | None,
+    *,
+    repeated: bool,
+    crisis: str = "",
+) -> HttpResponse:
+    context = {
+        "repeated": repeated,
+        "risk": bool(submitted and submitted.risk),
+        "crisis": crisis,
+    }
+    return render(request, "measures/client_thanks.html", context)
+
+
+def _unavailable(request: HttpRequest, state: str) -> HttpResponse:
+    return render(
+        request,
+        "measures/client_unavailable.html",
+        {"state": state},
+        status=STATE_STATUS.get(state, 410),
+    )

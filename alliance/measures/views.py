@@ -1,0 +1,99 @@
+"""The clinician's side of measures: a session's links, and who has not answered yet."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import segno
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from alliance.accounts.actor import Actor
+from alliance.alerts.rules import short_name
+from alliance.clients.access import access_encounter, list_clients
+from alliance.clients.actions import ActionError
+from alliance.measurement import load_instrument
+from alliance.measures import actions
+from alliance.measures.models import MeasureLink, Timing
+from alliance.measures.plan import instruments_due, plan_for, session_number
+from alliance.web.decorators import clinical_view
+
+PENDING_DAYS = 30
+
+
+def _session_context(actor: Actor, encounter_id: int) -> dict[str, object]:
+    encounter = access_encounter(actor, encounter_id, action="link.list")
+    links = list(encounter.links.order_by("-created_at"))
+    return {
+        "encounter": encounter,
+        "client": encounter.client,
+        "number": session_number(encounter),
+        "send_options": [
+            (value, label, names(instruments_due(encounter.episode, encounter, value)))
+            for value, label in Timing.choices
+        ],
+        "plan": [(entry, names([entry.instrument_id])) for entry in plan_for(encounter.episode)],
+        "links": [(link, actions.state_of(link), names(link.instruments)) for link in links],
+    }
+
+
+def names(instrument_ids: list[str]) -> str:
+    return ", ".join(short_name(load_instrument(i)) for i in instrument_ids)
+
+
+@clinical_view
+@require_http_methods(["GET"])
+def session_measures(
+    request: HttpRequest, actor: Actor, client_id: int, encounter_id: int
+) -> HttpResponse:
+    return render(request, "measures/session.html", _session_context(actor, encounter_id))
+
+
+@clinical_view
+@require_POST
+def link_create(
+    request: HttpRequest, actor: Actor, client_id: int, encounter_id: int
+) -> HttpResponse:
+    timing = request.POST.get("timing", "")
+    send_email = request.POST.get("send") == "email"
+    try:
+        link, token = actions.do_create_link(
+            actor, encounter_id, timing=timing, send_email=send_email
+        )
+    except ActionError as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("session_measures", args=[client_id, encounter_id]))
+    url = actions.link_url(token)
+    context = _session_context(actor, encounter_id)
+    context.update(
+        new_link=link,
+        new_url=url,
+        qr=segno.make(url, error="m").svg_data_uri(scale=5),
+        emailed=send_email,
+    )
+    # The token is shown this once: the page must not be cached or re-shown from history.
+    return render(request, "measures/session.html", context)
+
+
+@clinical_view
+@require_http_methods(["GET"])
+def pending(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """Links sent in the last month and not answered: open ones and expired ones."""
+    since = timezone.now() - timedelta(days=PENDING_DAYS)
+    rows = (
+        MeasureLink.objects.filter(
+            client__in=list_clients(actor),
+            created_at__gte=since,
+            completed_at__isnull=True,
+            revoked_at__isnull=True,
+        )
+        .select_related("client", "encounter")
+        .order_by("expires_at")
+    )
+    now = timezone.now()
+    items = [(link, "expired" if link.expires_at <= now else "open") for link in rows[:200]]
+    return render(request, "measures/pending.html", {"items": items, "days": PENDING_DAYS})
