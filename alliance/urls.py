@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from alliance.accounts import manage_views
 from alliance.accounts import views as account_views
@@ -66,5 +66,6 @@ urlpatterns = [
         name="alert_acknowledge",
     ),
     path("alerts/<int:alert_id>/resolve/", alert_views.alert_resolve, name="alert_resolve"),
+    path("", include("alliance.charts.urls")),
     path("api/", api.urls),
 ]

@@ -87,7 +87,7 @@ def _names(patterns: list[URLPattern | URLResolver], prefix: str = "") -> set[st
         if isinstance(p, URLResolver):
             if str(p.pattern).startswith("api/"):
                 continue  # the API is enumerated from its schema
-            names |= _names(p.url_patterns)
+            names |= _names(p.url_patterns)  # included url modules are enumerated too
         elif p.name:
             names.add(p.name)
     return names
