@@ -274,7 +274,7 @@ def browser():
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     """After a live-server test's flush, put the audit table's append-only guards back."""
     yield
-    if nextitem is None or "live_world" not in getattr(item, "fixturenames", ()):
+    if nextitem is None or "committed_db" not in getattr(item, "fixturenames", ()):
         return  # with no next test, the test database is already gone
     from django.db import connection
 
@@ -289,15 +289,21 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
 
 
 @pytest.fixture
-def live_world(transactional_db, live_server, django_db_blocker) -> Iterator[World]:
-    """The world, committed, for a live server; the audit guards are lifted for the flush."""
+def committed_db(transactional_db: None) -> Iterator[None]:
+    """A database whose writes really commit (for a live server or a worker that closes its
+    connections); the audit guards are lifted at the end so the flush can empty the table, and
+    put back by pytest_runtest_teardown."""
     from django.db import connection
 
     from alliance.audit import guards
 
-    world = build_world()
-    yield world
+    yield
     guards.remove(connection)
+
+
+@pytest.fixture
+def live_world(committed_db: None, live_server: object) -> World:
+    return build_world()
 
 
 @pytest.fixture

@@ -6,14 +6,17 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.security import SessionAuth
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer, SessionAuth
 
 from alliance.accounts.actor import Actor, actor_for
 from alliance.accounts.api import router as accounts_router
 from alliance.accounts.models import User
-from alliance.clients.access import NotFound
-from alliance.clients.actions import ActionError
+from alliance.accounts.tokens import actor_for_token
+from alliance.alerts.api import router as alerts_router
 from alliance.clients.api import router as clients_router
+from alliance.clients.errors import ActionError, NotFound
+from alliance.measures.api import router as measures_router
 
 
 class ActorSessionAuth(SessionAuth):
@@ -29,16 +32,37 @@ class ActorSessionAuth(SessionAuth):
         return actor
 
 
+class ActorTokenAuth(HttpBearer):
+    """A program's API token (`Authorization: Bearer …`), resolved to its membership.
+
+    No CSRF check: a browser never adds this header by itself. A token that is presented but
+    unknown, revoked or inactive is refused outright rather than falling back to a session.
+    """
+
+    def authenticate(self, request: HttpRequest, token: str) -> Actor:
+        actor = actor_for_token(token)
+        if actor is None:
+            raise AuthenticationError
+        return actor
+
+
 api = NinjaAPI(
     title="Alliance API",
     version="1",
-    description="Clients, episodes and encounters of the signed-in clinician's caseload.",
-    auth=ActorSessionAuth(),
+    description=(
+        "Clients, episodes, encounters, measures and alerts of the signed-in clinician's "
+        "caseload. Authenticate with the web session (send the CSRF token on changes) or with "
+        "a personal API token: `Authorization: Bearer <token>`."
+    ),
+    # The token goes first: the session check would refuse a token's POST for want of CSRF.
+    auth=[ActorTokenAuth(), ActorSessionAuth()],
     urls_namespace="api",
     docs_url=None,  # the interactive docs page loads its scripts from a CDN: not here
 )
 api.add_router("/", accounts_router)
 api.add_router("/", clients_router)
+api.add_router("/", measures_router)
+api.add_router("/", alerts_router)
 
 
 @api.exception_handler(NotFound)
@@ -49,6 +73,13 @@ def not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
 @api.exception_handler(ActionError)
 def action_error(request: HttpRequest, exc: ActionError) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=400)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthorised(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = api.create_response(request, {"detail": "Unauthorized"}, status=401)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 def schema() -> dict[str, Any]:

@@ -9,12 +9,33 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 EXIT_USAGE = 2
 
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr and exit code 2, like every other error here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} -h)\n")
+
+
+def bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low} to {high}")
+        return value
+
+    return parse
 
 
 def fail(message: str) -> int:
@@ -45,7 +66,21 @@ def _check_database() -> None:
         raise CliError(f"cannot reach the database: {first_line}") from None
 
 
+def _check_can_listen(host: str, port: int) -> None:
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    _check_can_listen(args.host, args.port)
     setup_django()
     _check_database()
     from alliance.server import serve
@@ -78,8 +113,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
-    from alliance.demo.generate import load_demo, print_logins
+    from django.core.management import call_command
 
+    from alliance.accounts.models import Organisation
+    from alliance.demo.generate import DEMO_SLUG, load_demo, print_logins
+
+    call_command("migrate", interactive=False, verbosity=0)
+    if not args.if_empty and Organisation.objects.filter(slug=DEMO_SLUG).exists():
+        raise CliError("the demo clinic is already in this database (use --if-empty to skip)")
     created = load_demo(seed=args.seed, clients=args.clients, if_empty=args.if_empty)
     if created:
         print_logins()
@@ -95,7 +136,15 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
 
     from alliance.accounts.actions import AccountError, create_organisation_with_admin
 
-    password = os.environ.get("ALLIANCE_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    _check_admin_args(args)
+    password = os.environ.get("ALLIANCE_ADMIN_PASSWORD", "")
+    if not password and sys.stdin.isatty():
+        try:
+            password = getpass.getpass("Password: ")
+        except EOFError:
+            password = ""
+    if not password:
+        raise CliError("no password given: set ALLIANCE_ADMIN_PASSWORD or run in a terminal")
     try:
         membership = create_organisation_with_admin(
             name=args.organisation,
@@ -108,6 +157,49 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(f"Created admin {args.username!r} of {membership.organisation.name!r}.")
     print("They must set up two-factor sign-in at their first sign-in.")
+    return 0
+
+
+def _check_admin_args(args: argparse.Namespace) -> None:
+    import re
+
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if not re.fullmatch(r"[A-Za-z0-9._-]{3,40}", args.username):
+        raise CliError("the username needs 3 to 40 letters, digits, dots, dashes or underscores")
+    if not 1 <= len(args.organisation.strip()) <= 200:
+        raise CliError("--organisation needs a name of 1 to 200 characters")
+    if not re.fullmatch(r"[a-z0-9-]{2,60}", args.slug):
+        raise CliError("--slug needs 2 to 60 lower-case letters, digits or dashes")
+    if args.email:
+        try:
+            validate_email(args.email)
+        except ValidationError:
+            raise CliError(f"--email {args.email!r} is not an email address") from None
+
+
+def cmd_reset_two_factor(args: argparse.Namespace) -> int:
+    setup_django()
+    _check_database()
+    from django.db import transaction
+
+    from alliance.accounts.models import User
+    from alliance.audit.log import record
+
+    user = User.objects.filter(username=args.username).first()
+    if user is None:
+        raise CliError(f"no user is called {args.username!r}")
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(totp_secret="", totp_confirmed_at=None)
+        membership = user.memberships.order_by("pk").first()
+        record(
+            "totp.reset",
+            user=user,
+            organisation_id=membership.organisation_id if membership else None,
+            detail={"by": "command line"},
+        )
+    print(f"Two-factor sign-in of {args.username!r} is reset; they set it up at next sign-in.")
     return 0
 
 
@@ -140,13 +232,15 @@ def cmd_manage(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alliance", description="Run and administer Alliance.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = Parser(prog="alliance", description="Run and administer Alliance.")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
 
     serve = sub.add_parser("serve", help="migrate, then serve on a production WSGI server")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--port", type=bounded(1, 65535), default=8000)
+    serve.add_argument("--workers", type=bounded(1, 64), default=2)
     serve.add_argument(
         "--demo-if-empty",
         action="store_true",
@@ -166,8 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="create the fictional demo clinic")
-    demo.add_argument("--seed", type=int, default=2026)
-    demo.add_argument("--clients", type=int, default=40)
+    demo.add_argument("--seed", type=bounded(0, 2**31), default=2026)
+    demo.add_argument("--clients", type=bounded(1, 1_000_000), default=40)
     demo.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
     demo.set_defaults(func=cmd_demo)
 
@@ -178,8 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", default="")
     admin.set_defaults(func=cmd_createadmin)
 
+    reset = sub.add_parser("reset-two-factor", help="clear a user's two-factor (lost phone)")
+    reset.add_argument("username")
+    reset.set_defaults(func=cmd_reset_two_factor)
+
     audit = sub.add_parser("audit", help="audit-trail jobs")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="JOB")
+    audit_sub = audit.add_subparsers(
+        dest="audit_command", required=True, metavar="JOB", parser_class=Parser
+    )
     audit_sub.add_parser("verify", help="check every hash chain").set_defaults(
         func=cmd_audit_verify
     )

@@ -49,6 +49,8 @@ def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
         # URLs carry no client data (only ids and opaque tokens), so the access log may keep them.
         "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
         "preload_app": True,
+        # No shared control socket under the home folder: two instances would fight over it.
+        "control_socket_disable": True,
     }
     # Workers are forked from this process: none may inherit its database connection.
     connections.close_all()

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "alliance.measures",
     "alliance.alerts",
     "alliance.notify",
+    "alliance.charts",
     "alliance.web",
 ]
 
@@ -59,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "alliance.web.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "alliance.web.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from alliance.accounts import manage_views
+from alliance.accounts import token_views as account_token_views
 from alliance.accounts import views as account_views
 from alliance.alerts import views as alert_views
 from alliance.api import api
@@ -68,4 +69,5 @@ urlpatterns = [
     path("alerts/<int:alert_id>/resolve/", alert_views.alert_resolve, name="alert_resolve"),
     path("", include("alliance.charts.urls")),
     path("api/", api.urls),
+    path("account/api-tokens/", account_token_views.api_tokens, name="api_tokens"),
 ]

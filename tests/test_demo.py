@@ -40,20 +40,41 @@ def test_it_creates_every_role_and_about_forty_clients():
 def test_the_same_seed_gives_the_same_clinic():
     load_demo(seed=11, clients=12)
     first = _snapshot()
-    Encounter.objects.all().delete()
-    Episode.objects.all().delete()
-    from alliance.clients.models import CareTeamMember
-
-    CareTeamMember.objects.all().delete()
-    Client.objects.all().delete()
-    Membership.objects.all().delete()
-    from alliance.accounts.models import Team, User
-
-    Team.objects.all().delete()
-    User.objects.all().delete()
-    Organisation.objects.all().delete()
+    _forget_everything()
     load_demo(seed=11, clients=12)
     assert _snapshot() == first
+
+
+def _forget_everything() -> None:
+    from alliance.accounts.models import Team, User
+    from alliance.alerts.models import Alert
+    from alliance.clients.models import CareTeamMember
+    from alliance.measures.models import Response
+
+    for model in (
+        Alert,
+        Response,
+        Encounter,
+        Episode,
+        CareTeamMember,
+        Client,
+        Membership,
+        Team,
+        User,
+        Organisation,
+    ):
+        model.objects.all().delete()
+
+
+def test_the_demo_shows_scores_and_the_alerts_the_rules_give():
+    from alliance.alerts.models import Alert
+    from alliance.measures.models import Response
+
+    load_demo(seed=2026, clients=40)
+    assert Response.objects.filter(instrument_id="phq9").count() > 100
+    kinds = set(Alert.objects.values_list("kind", flat=True))
+    assert {"risk", "not_on_track", "rupture"} <= kinds
+    assert all(a.reason for a in Alert.objects.all())
 
 
 def test_it_leaves_a_database_with_data_alone_when_asked():

@@ -8,14 +8,17 @@ may not see.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from alliance.alerts.checklist import CHECKLIST_KEYS
 from alliance.api import schema
 from conftest import World, build_world, signed_in
 
@@ -68,6 +71,9 @@ ROUTES: dict[str, Route] = {
     "alert_acknowledge": Route("POST", "client", ok=302),
     "alert_resolve": Route("POST", "client", ok=302),
     "measure_link": Route("GET", "token"),
+    "api_tokens": Route("GET", "plain"),
+    "client_chart": Route("GET", "client"),
+    "client_chart_pdf": Route("GET", "client"),
 }
 
 API_OPERATIONS = {
@@ -78,7 +84,21 @@ API_OPERATIONS = {
     ("get", "/api/episodes/{episode_id}/encounters"): "client",
     ("post", "/api/episodes/{episode_id}/encounters"): "client",
     ("post", "/api/encounters/{encounter_id}/attendance"): "client",
+    ("post", "/api/encounters/{encounter_id}/links"): "client",
+    ("get", "/api/clients/{client_id}/responses"): "client",
+    ("get", "/api/alerts"): "alerts",
+    ("get", "/api/alerts/{alert_id}"): "client",
+    ("post", "/api/alerts/{alert_id}/acknowledge"): "client",
+    ("post", "/api/alerts/{alert_id}/resolve"): "client",
+    ("post", "/api/fhir/QuestionnaireResponse"): "client",  # the subject is the target client
 }
+# Operations that answer 201 when allowed (the rest 200).
+API_CREATES = {
+    ("post", "/api/episodes/{episode_id}/encounters"),
+    ("post", "/api/encounters/{encounter_id}/links"),
+    ("post", "/api/fhir/QuestionnaireResponse"),
+}
+FHIR_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "fhir"
 
 
 def _names(patterns: list[URLPattern | URLResolver], prefix: str = "") -> set[str]:
@@ -141,6 +161,13 @@ def _objects(world: World, target: str) -> dict[str, Any]:
     }
 
 
+def _newcomer(world: World, target: str) -> int:
+    """A colleague not yet on the target client's care team (the other clinic has none)."""
+    return {"own": world.colleague, "other_team": world.clinician, "other_org": world.outsider}[
+        target
+    ].pk
+
+
 def _client_route_request(name: str, world: World, target: str) -> tuple[str, dict[str, Any]]:
     o = _objects(world, target)
     client, episode, encounter, member = o["client"], o["episode"], o["encounter"], o["member"]
@@ -148,7 +175,10 @@ def _client_route_request(name: str, world: World, target: str) -> tuple[str, di
     tomorrow = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     table: dict[str, tuple[list[int], dict[str, Any]]] = {
         "client": ([client.pk], {}),
-        "care_team_add": ([client.pk], {"membership": world.colleague.pk, "care_role": "member"}),
+        "care_team_add": (
+            [client.pk],
+            {"membership": _newcomer(world, target), "care_role": "member"},
+        ),
         "care_team_end": ([client.pk, member.pk], {}),
         "episode_open": ([client.pk], {"opened_on": "2026-01-05", "planned_sessions": "8"}),
         "episode_close": (
@@ -165,6 +195,8 @@ def _client_route_request(name: str, world: World, target: str) -> tuple[str, di
         "alert": ([alert.pk], {}),
         "alert_acknowledge": ([alert.pk], {"version": "1"}),
         "alert_resolve": ([alert.pk], {"version": "1", "note": "Called; safe."}),
+        "client_chart": ([client.pk], {}),
+        "client_chart_pdf": ([client.pk], {}),
     }
     args, data = table[name]
     return reverse(name, args=args), data
@@ -191,12 +223,18 @@ def _assert_no_leak(body: str, role: str, world: World) -> None:
 CLIENT_ROUTES = [name for name, r in ROUTES.items() if r.kind == "client"]
 
 
-def _expected_client_route(route: Route, role: str, target: str) -> int:
+# Allowed requests that are nonetheless invalid: the page comes back with the form's error.
+INVALID_WHEN_ALLOWED = {("care_team_add", "other_org")}  # the outsider is already on it
+
+
+def _expected_client_route(name: str, route: Route, role: str, target: str) -> int:
     if role == "anonymous":
         return 302  # to the sign-in page
     if role == "admin":
         return 403  # admins read no clinical content
-    return route.ok if target in SEES[role] else 404
+    if target not in SEES[role]:
+        return 404
+    return 400 if (name, target) in INVALID_WHEN_ALLOWED else route.ok
 
 
 @pytest.mark.django_db
@@ -209,11 +247,11 @@ def test_client_routes(name, role, target):
     url, data = _client_route_request(name, world, target)
     http = _http(role, world)
     response = http.get(url) if route.method == "GET" else http.post(url, data)
-    expected = _expected_client_route(route, role, target)
+    expected = _expected_client_route(name, route, role, target)
     assert response.status_code == expected, f"{name} as {role} on {target}"
     if expected == 302 and role == "anonymous":
         assert response["Location"].startswith(reverse("login"))
-    body = response.content.decode()
+    body = response.content.decode(errors="replace")
     _assert_no_leak(body, role, world)
     if route.method == "GET" and expected == 200:
         assert world.canaries_of(_objects(world, target)["client"])[0] in body
@@ -234,6 +272,7 @@ def _expected_plain(name: str, role: str) -> int:
         "two_factor": 302 if anonymous else 200,
         "client_new": 302 if anonymous else 403 if admin else 200,
         "pending_links": 302 if anonymous else 403 if admin else 200,
+        "api_tokens": 302 if anonymous else 200,  # admins may give a program a token too
     }
     return table[name]
 
@@ -247,7 +286,7 @@ def test_plain_routes(name, role):
     url = reverse(name)
     response = http.get(url) if ROUTES[name].method == "GET" else http.post(url)
     assert response.status_code == _expected_plain(name, role), f"{name} as {role}"
-    body = response.content.decode()
+    body = response.content.decode(errors="replace")
     _assert_no_leak(body, role, world)
     if name == "home" and role in SEES and SEES[role]:
         visible = _objects(world, next(iter(SEES[role])))["client"]
@@ -278,7 +317,7 @@ def test_manage_routes(name, role, whose):
     else:
         expected = 200
     assert response.status_code == expected, f"{name} as {role}"
-    body = response.content.decode()
+    body = response.content.decode(errors="replace")
     _assert_no_leak(body, role, world)
     if expected == 200:
         assert world.outsider.user.username not in body  # nothing of the other clinic
@@ -290,8 +329,8 @@ def test_an_unknown_link_token_says_not_found_to_everyone(role):
     world = build_world()
     response = _http(role, world).get(reverse("measure_link", args=["x" * 43]))
     assert response.status_code == 404
-    assert "couldn't find these questions" in response.content.decode()
-    _assert_no_leak(response.content.decode(), role, world)
+    assert "couldn't find these questions" in response.content.decode(errors="replace")
+    _assert_no_leak(response.content.decode(errors="replace"), role, world)
 
 
 # --- the API ----------------------------------------------------------------------------------
@@ -303,23 +342,41 @@ def _api_request(method: str, path: str, world: World, target: str) -> tuple[str
         path.replace("{client_id}", str(o["client"].pk))
         .replace("{episode_id}", str(o["episode"].pk))
         .replace("{encounter_id}", str(o["encounter"].pk))
+        .replace("{alert_id}", str(o["alert"].pk))
     )
     body: dict[str, Any] = {}
     if path.endswith("/encounters") and method == "post":
         body = {"starts_at": (timezone.now() + timedelta(days=2)).isoformat(), "kind": "therapy"}
     if path.endswith("/attendance"):
         body = {"attendance": "attended", "version": 1}
+    if path.endswith("/links"):
+        body = {"timing": "before", "send_email": False}
+    if path.endswith("/acknowledge"):
+        body = {"version": 1}
+    if path.endswith("/resolve"):
+        body = {"version": 1, "note": "Called; safe.", "checklist": CHECKLIST_KEYS}
+    if path.endswith("/QuestionnaireResponse"):
+        body = fhir_phq9(o["client"].pk)
     return url, body
+
+
+def fhir_phq9(client_id: int, resource_id: str = "phq-9-example") -> dict[str, Any]:
+    """The US Core PHQ-9 example response, about this client."""
+    name = "uscore__QuestionnaireResponse-phq-9-example.json"
+    resource: dict[str, Any] = json.loads((FHIR_FIXTURES / name).read_text(encoding="utf-8"))
+    resource["subject"] = {"reference": f"Patient/{client_id}"}
+    resource["id"] = resource_id
+    return resource
 
 
 def _expected_api(method: str, path: str, role: str, target: str) -> int:
     if role == "anonymous":
         return 401
     if API_OPERATIONS[(method, path)] != "client":
-        return 200
+        return 200  # lists: an admin's are empty
     if target not in SEES[role]:
         return 404
-    return 201 if method == "post" and path.endswith("/encounters") else 200
+    return 201 if (method, path) in API_CREATES else 200
 
 
 API_CASES = [
@@ -343,10 +400,13 @@ def test_api_operations(method, path, role, target):
         response = http.post(url, body, content_type="application/json")
     expected = _expected_api(method, path, role, target)
     assert response.status_code == expected, f"{method} {path} as {role} on {target}"
-    text = response.content.decode()
+    text = response.content.decode(errors="replace")
     _assert_no_leak(text, role, world)
     if response.status_code == 404:
         assert response.json() == {"detail": "Not found"}
     if kind == "list" and expected == 200:
         names = {item["display_name"] for item in response.json()["items"]}
         assert names == {_objects(world, t)["client"].display_name for t in SEES[role]}
+    if kind == "alerts" and expected == 200:
+        ids = {item["id"] for item in response.json()["items"]}
+        assert ids == {_objects(world, t)["alert"].pk for t in SEES[role]}

@@ -12,7 +12,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -169,6 +169,8 @@ def verify_totp(user: User, code: str, *, address: str = "") -> bool:
 
 
 def do_enable_totp(user: User, secret: str, code: str) -> None:
+    if user.has_totp:
+        raise AccountError("Two-factor sign-in is already on; turn it off first to change phone.")
     step = _matching_step(secret, code)
     if step is None:
         raise AccountError("That code does not match. Check the time on your phone and try again.")
@@ -179,9 +181,12 @@ def do_enable_totp(user: User, secret: str, code: str) -> None:
         record("totp.enable", user=user, organisation_id=_first_org(user))
 
 
-def do_disable_totp(user: User) -> None:
+def do_disable_totp(user: User, code: str) -> None:
+    """Needs a current code, so a borrowed session cannot switch the second factor off."""
     if user.memberships.filter(role=Role.ADMIN, is_active=True).exists():
         raise AccountError("Clinic admins must keep two-factor sign-in on.")
+    if not verify_totp(user, code):
+        raise AccountError("That code is not right. Type the current code from your app.")
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(totp_secret="", totp_confirmed_at=None)
         record("totp.disable", user=user, organisation_id=_first_org(user))
@@ -217,7 +222,11 @@ def do_create_user(
         raise AccountError(" ".join(exc.messages)) from None
     user.set_password(password)
     with transaction.atomic():
-        user.save()
+        try:
+            with transaction.atomic():  # the same username taken at the same moment
+                user.save()
+        except IntegrityError:
+            raise AccountError("That username is taken.") from None
         membership = Membership.objects.create(
             user=user, organisation_id=actor.organisation_id, role=role, discipline=discipline
         )
@@ -291,7 +300,11 @@ def do_create_team(actor: Actor, name: str) -> Team:
     with transaction.atomic():
         if Team.objects.filter(organisation_id=actor.organisation_id, name__iexact=name).exists():
             raise AccountError("A team with that name already exists.")
-        team = Team.objects.create(organisation_id=actor.organisation_id, name=name)
+        try:
+            with transaction.atomic():
+                team = Team.objects.create(organisation_id=actor.organisation_id, name=name)
+        except IntegrityError:
+            raise AccountError("A team with that name already exists.") from None
         record("team.create", actor=actor, object_type="team", object_id=team.pk)
     return team
 

@@ -14,7 +14,7 @@ from alliance.accounts.models import Membership, User
 class Actor:
     user: User
     membership: Membership
-    team_ids: tuple[int, ...]
+    team_ids: tuple[int, ...] = ()  # unused: visibility follows team membership in the query
 
     @property
     def organisation_id(self) -> int:
@@ -31,8 +31,7 @@ def actor_for(user: User, membership_id: int | None = None) -> Actor | None:
     membership = memberships.order_by("pk").first()
     if membership is None:
         return None
-    team_ids = tuple(membership.teams.values_list("pk", flat=True))
-    return Actor(user=user, membership=membership, team_ids=team_ids)
+    return Actor(user=user, membership=membership)
 
 
 class AllianceRequest(HttpRequest):

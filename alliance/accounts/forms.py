@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from alliance.accounts.models import Discipline, Role, Team
@@ -34,7 +36,7 @@ class UserCreateForm(forms.Form):
         help_text="3 to 40 letters, digits, dots, dashes or underscores",
     )
     full_name = forms.CharField(max_length=150)
-    email = forms.EmailField(required=False)
+    email = forms.EmailField(required=False, max_length=254)
     role = forms.ChoiceField(choices=Role.choices)
     discipline = forms.ChoiceField(choices=[("", "—"), *Discipline.choices], required=False)
     password = forms.CharField(
@@ -44,11 +46,21 @@ class UserCreateForm(forms.Form):
     )
 
 
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    """Refuses ids no database column can hold before they reach a query."""
+
+    def clean(self, value: Any) -> Any:
+        for raw in value if isinstance(value, list | tuple) else []:
+            if not str(raw).isdigit() or int(str(raw)) >= 2**63:
+                raise forms.ValidationError("Select a valid choice.", code="invalid_choice")
+        return super().clean(value)
+
+
 class MembershipForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
     discipline = forms.ChoiceField(choices=[("", "—"), *Discipline.choices], required=False)
     is_active = forms.BooleanField(required=False, label="Active")
-    teams = forms.ModelMultipleChoiceField(
+    teams = BoundedModelMultipleChoiceField(
         queryset=Team.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
 

@@ -147,3 +147,25 @@ class ClinicSettings(models.Model):
 def clinic_settings(organisation_id: int) -> ClinicSettings:
     found, _ = ClinicSettings.objects.get_or_create(organisation_id=organisation_id)
     return found
+
+
+class ApiToken(models.Model):
+    """A program's key to the API, acting as one membership. Only its SHA-256 is stored."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(max_length=80, help_text="What the token is for, e.g. 'EHR bridge'")
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)  # the token's first characters, to tell them apart
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

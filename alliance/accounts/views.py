@@ -115,13 +115,8 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def two_factor_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
-    if request.method == "POST" and request.POST.get("action") == "disable":
-        try:
-            actions.do_disable_totp(user)
-            messages.success(request, "Two-factor sign-in is off.")
-        except actions.AccountError as exc:
-            messages.error(request, str(exc))
-        return HttpResponseRedirect(reverse("two_factor"))
+    if user.has_totp:
+        return _two_factor_on(request, user)
     secret = request.session.get("totp_setup_secret") or actions.new_totp_secret()
     request.session["totp_setup_secret"] = secret
     form = CodeForm(request.POST or None)
@@ -138,3 +133,20 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
     qr_data_uri = segno.make(uri, error="m").svg_data_uri(scale=4)
     context = {"form": form, "secret": secret, "qr": qr_data_uri, "enabled": user.has_totp}
     return render(request, "accounts/two_factor.html", context)
+
+
+def _two_factor_on(request: HttpRequest, user: User) -> HttpResponse:
+    """With two-factor on, the page offers only to turn it off, which needs a current code."""
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.do_disable_totp(user, form.cleaned_data["code"])
+        except actions.AccountError as exc:
+            form.add_error("code", str(exc))
+        else:
+            messages.success(request, "Two-factor sign-in is off.")
+            return HttpResponseRedirect(reverse("two_factor"))
+    is_admin = user.memberships.filter(role="admin", is_active=True).exists()
+    return render(
+        request, "accounts/two_factor.html", {"form": form, "enabled": True, "is_admin": is_admin}
+    )

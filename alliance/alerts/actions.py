@@ -14,8 +14,8 @@ from alliance.alerts.checklist import CHECKLIST_KEYS
 from alliance.alerts.models import PRIORITY, Alert, Kind, Status
 from alliance.audit.log import record
 from alliance.audit.models import Outcome
-from alliance.clients.access import NotFound, visible_clients
-from alliance.clients.actions import ActionError, StaleWrite
+from alliance.clients.access import MAX_ID, visible_clients
+from alliance.clients.errors import ActionError, NotFound, StaleWrite, audit_refusals
 from alliance.clients.models import CareRole
 from alliance.measurement import Instrument, ScoreResult
 from alliance.measures.models import Response
@@ -28,12 +28,12 @@ def access_alert(actor: Actor, alert_id: int, *, action: str = "alert.view") -> 
     alert = (
         Alert.objects.filter(client__in=visible_clients(actor))
         .select_related("client")
-        .filter(pk=alert_id)
+        .filter(pk=alert_id if 0 < alert_id <= MAX_ID else 0)
         .first()
     )
     if alert is None:
         record(action, actor=actor, object_type="alert", object_id=alert_id, outcome=Outcome.DENIED)
-        raise NotFound("alert not found")
+        raise NotFound("alert", alert_id)
     record(action, actor=actor, client_id=alert.client_id, object_type="alert", object_id=alert.pk)
     return alert
 
@@ -162,6 +162,7 @@ def _notify_care_team(response: Response, kind: str) -> None:
         )
 
 
+@audit_refusals("alert.acknowledge")
 def do_acknowledge(actor: Actor, alert_id: int, *, version: int) -> Alert:
     with transaction.atomic():
         alert = access_alert(actor, alert_id, action="alert.acknowledge")
@@ -185,6 +186,7 @@ def do_acknowledge(actor: Actor, alert_id: int, *, version: int) -> Alert:
     return alert
 
 
+@audit_refusals("alert.resolve")
 def do_resolve(
     actor: Actor, alert_id: int, *, note: str, checklist: list[str], version: int
 ) -> Alert:

@@ -21,6 +21,7 @@ or from the clinic's settings; nothing is hard-coded here but the shape of each 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,8 +143,12 @@ def _movement(improved_by: int) -> str:
 
 
 def short_name(instrument: Instrument) -> str:
-    """'Patient Health Questionnaire-9 (PHQ-9)' -> 'PHQ-9'; otherwise the title."""
+    """'Patient Health Questionnaire-9 (PHQ-9)' -> 'PHQ-9'; 'Alliance session check (not a
+    validated instrument)' -> 'Alliance session check'."""
     title = instrument.title
     if title.endswith(")") and "(" in title:
-        return title[title.rindex("(") + 1 : -1]
+        inside = title[title.rindex("(") + 1 : -1]
+        if re.fullmatch(r"[A-Z0-9][A-Z0-9-]*", inside):
+            return inside
+        return title[: title.rindex("(")].strip()
     return title

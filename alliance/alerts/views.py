@@ -12,7 +12,7 @@ from alliance.accounts.actor import Actor
 from alliance.alerts import actions
 from alliance.alerts.checklist import SAFETY_CHECKLIST
 from alliance.alerts.models import Kind
-from alliance.clients.actions import ActionError
+from alliance.clients.errors import ActionError
 from alliance.web.decorators import clinical_view
 
 

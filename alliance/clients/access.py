@@ -6,22 +6,35 @@ it may not see.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from django.db.models import Model, QuerySet
+
 from alliance.accounts.actor import Actor
 from alliance.audit.log import record
 from alliance.audit.models import Outcome
+from alliance.clients.errors import NotFound
 from alliance.clients.models import Client, ClientQuerySet, Encounter, Episode
 
+M = TypeVar("M", bound=Model)
 
-class NotFound(Exception):
-    """The object does not exist, or the actor may not see it."""
+__all__ = ["NotFound", "access_client", "access_encounter", "access_episode", "list_clients"]
 
 
 def visible_clients(actor: Actor) -> ClientQuerySet:
     return Client.objects.visible_to(actor)
 
 
+MAX_ID = 2**63 - 1  # the largest id a database column holds; larger ones exist nowhere
+
+
+def _id(value: int) -> int:
+    """An id a query can carry (a huge number from a URL matches nothing, without an error)."""
+    return value if 0 < value <= MAX_ID else 0
+
+
 def access_client(actor: Actor, client_id: int, *, action: str = "client.view") -> Client:
-    client = visible_clients(actor).filter(pk=client_id).first()
+    client = visible_clients(actor).filter(pk=_id(client_id)).first()
     if client is None:
         _denied(actor, action, "client", client_id)
     assert client is not None
@@ -29,11 +42,14 @@ def access_client(actor: Actor, client_id: int, *, action: str = "client.view") 
     return client
 
 
-def access_episode(actor: Actor, episode_id: int, *, action: str = "episode.view") -> Episode:
+def access_episode(
+    actor: Actor, episode_id: int, *, action: str = "episode.view", client_id: int | None = None
+) -> Episode:
+    """client_id, when given, is the client the URL named: an episode of another is not found."""
     episode = (
-        Episode.objects.filter(client__in=visible_clients(actor))
+        _of_client(Episode.objects.filter(client__in=visible_clients(actor)), client_id)
         .select_related("client")
-        .filter(pk=episode_id)
+        .filter(pk=_id(episode_id))
         .first()
     )
     if episode is None:
@@ -50,12 +66,16 @@ def access_episode(actor: Actor, episode_id: int, *, action: str = "episode.view
 
 
 def access_encounter(
-    actor: Actor, encounter_id: int, *, action: str = "encounter.view"
+    actor: Actor,
+    encounter_id: int,
+    *,
+    action: str = "encounter.view",
+    client_id: int | None = None,
 ) -> Encounter:
     encounter = (
-        Encounter.objects.filter(client__in=visible_clients(actor))
+        _of_client(Encounter.objects.filter(client__in=visible_clients(actor)), client_id)
         .select_related("client", "episode")
-        .filter(pk=encounter_id)
+        .filter(pk=_id(encounter_id))
         .first()
     )
     if encounter is None:
@@ -78,8 +98,12 @@ def list_clients(actor: Actor) -> ClientQuerySet:
     return clients
 
 
+def _of_client(rows: QuerySet[M], client_id: int | None) -> QuerySet[M]:
+    return rows if client_id is None else rows.filter(client_id=_id(client_id))
+
+
 def _denied(actor: Actor, action: str, object_type: str, object_id: int) -> None:
     record(
         action, actor=actor, object_type=object_type, object_id=object_id, outcome=Outcome.DENIED
     )
-    raise NotFound(f"{object_type} not found")
+    raise NotFound(object_type, object_id)

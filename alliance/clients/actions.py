@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import Membership, Role, Team
 from alliance.audit.log import record
-from alliance.clients.access import NotFound, access_client, access_encounter, access_episode
+from alliance.clients.access import access_client, access_encounter, access_episode
+from alliance.clients.errors import ActionError as ActionError
+from alliance.clients.errors import NotFound, audit_refusals
+from alliance.clients.errors import StaleWrite as StaleWrite
 from alliance.clients.models import (
     Attendance,
     CareRole,
@@ -23,16 +26,25 @@ from alliance.clients.models import (
     Phase,
 )
 
+# Dates outside this window are typing slips (year 0001, 9999), not clinical facts.
+YEARS_BACK = 50
+YEARS_AHEAD = 2
 
-class ActionError(Exception):
-    """A change that cannot be made as asked; the message is shown to the user."""
+
+def check_day(day: date, what: str) -> None:
+    today = timezone.localdate()
+    earliest = today - timedelta(days=round(365.25 * YEARS_BACK))
+    latest = today + timedelta(days=round(365.25 * YEARS_AHEAD))
+    if not earliest <= day <= latest:
+        raise ActionError(f"{what} must fall between {earliest:%d %b %Y} and {latest:%d %b %Y}.")
 
 
-class StaleWrite(ActionError):
-    """Someone else changed the record since it was read."""
-
-    def __init__(self) -> None:
-        super().__init__("Someone else changed this record meanwhile. Reload and try again.")
+def check_time(at: datetime, what: str) -> None:
+    try:
+        day = at.astimezone(UTC).date()
+    except (OverflowError, ValueError):
+        day = date.min
+    check_day(day, what)
 
 
 def can_manage_care_team(actor: Actor, client: Client) -> bool:
@@ -46,6 +58,7 @@ def can_manage_care_team(actor: Actor, client: Client) -> bool:
     ).exists()
 
 
+@audit_refusals("client.create")
 def do_create_client(
     actor: Actor,
     *,
@@ -63,13 +76,17 @@ def do_create_client(
             organisation_id=actor.organisation_id, record_number=record_number
         ).exists():
             raise ActionError("A client with this record number already exists.")
-        client = Client.objects.create(
-            organisation_id=actor.organisation_id,
-            team=team,
-            display_name=display_name,
-            record_number=record_number,
-            email=email,
-        )
+        try:
+            with transaction.atomic():  # a colleague registering the same number at once
+                client = Client.objects.create(
+                    organisation_id=actor.organisation_id,
+                    team=team,
+                    display_name=display_name,
+                    record_number=record_number,
+                    email=email,
+                )
+        except IntegrityError:
+            raise ActionError("A client with this record number already exists.") from None
         care_role = (
             CareRole.COORDINATOR if actor.membership.role == Role.COORDINATOR else CareRole.LEAD
         )
@@ -90,6 +107,7 @@ def do_create_client(
     return client
 
 
+@audit_refusals("careteam.add")
 def do_add_care_team_member(
     actor: Actor, client_id: int, *, membership_id: int, care_role: str
 ) -> CareTeamMember:
@@ -126,6 +144,7 @@ def do_add_care_team_member(
     return member
 
 
+@audit_refusals("careteam.remove")
 def do_end_care_team_place(actor: Actor, client_id: int, *, member_id: int) -> CareTeamMember:
     with transaction.atomic():
         client = access_client(actor, client_id, action="careteam.remove")
@@ -135,7 +154,9 @@ def do_end_care_team_place(actor: Actor, client_id: int, *, member_id: int) -> C
             pk=member_id, client=client, ended_at__isnull=True
         ).first()
         if member is None:
-            raise NotFound("care team member not found")
+            if CareTeamMember.objects.filter(pk=member_id, client=client).exists():
+                raise ActionError("They had already left the care team.")
+            raise NotFound("careteam", member_id)
         if member.membership_id == actor.membership.pk and member.care_role == CareRole.LEAD:
             raise ActionError("Hand the lead to a colleague before you leave the care team.")
         member.ended_at = timezone.now()
@@ -151,6 +172,7 @@ def do_end_care_team_place(actor: Actor, client_id: int, *, member_id: int) -> C
     return member
 
 
+@audit_refusals("episode.create")
 def do_open_episode(
     actor: Actor, client_id: int, *, opened_on: date, planned_sessions: int | None
 ) -> Episode:
@@ -158,6 +180,7 @@ def do_open_episode(
         client = access_client(actor, client_id, action="episode.create")
         if client.episodes.exclude(phase=Phase.CLOSED).exists():
             raise ActionError("This client already has an open episode; close it first.")
+        check_day(opened_on, "The opening date")
         if planned_sessions is not None and not 1 <= planned_sessions <= 200:
             raise ActionError("Planned sessions must be between 1 and 200.")
         episode = Episode.objects.create(
@@ -176,15 +199,23 @@ def do_open_episode(
     return episode
 
 
+@audit_refusals("episode.close")
 def do_close_episode(
-    actor: Actor, episode_id: int, *, closed_on: date, reason: str, version: int
+    actor: Actor,
+    episode_id: int,
+    *,
+    closed_on: date,
+    reason: str,
+    version: int,
+    client_id: int | None = None,
 ) -> Episode:
     if reason not in EndingReason.values:
         raise ActionError("Choose an ending reason.")
     with transaction.atomic():
-        episode = access_episode(actor, episode_id, action="episode.close")
+        episode = access_episode(actor, episode_id, action="episode.close", client_id=client_id)
         if episode.phase == Phase.CLOSED:
             raise ActionError("This episode is already closed.")
+        check_day(closed_on, "The closing date")
         if closed_on < episode.opened_on:
             raise ActionError("An episode cannot close before it opened.")
         _bump(
@@ -207,15 +238,22 @@ def do_close_episode(
     return episode
 
 
+@audit_refusals("encounter.create")
 def do_schedule_encounter(
-    actor: Actor, episode_id: int, *, starts_at: datetime, kind: str
+    actor: Actor,
+    episode_id: int,
+    *,
+    starts_at: datetime,
+    kind: str,
+    client_id: int | None = None,
 ) -> Encounter:
     if kind not in EncounterKind.values:
         raise ActionError("Choose the kind of session.")
     if timezone.is_naive(starts_at):
         raise ActionError("Give the session time with its time zone, e.g. 2026-03-01T10:00Z.")
+    check_time(starts_at, "The session time")
     with transaction.atomic():
-        episode = access_episode(actor, episode_id, action="encounter.create")
+        episode = access_episode(actor, episode_id, action="encounter.create", client_id=client_id)
         if episode.phase == Phase.CLOSED:
             raise ActionError("This episode is closed; open a new one to book sessions.")
         encounter = Encounter.objects.create(
@@ -236,13 +274,16 @@ def do_schedule_encounter(
     return encounter
 
 
+@audit_refusals("encounter.attendance")
 def do_record_attendance(
-    actor: Actor, encounter_id: int, *, attendance: str, version: int
+    actor: Actor, encounter_id: int, *, attendance: str, version: int, client_id: int | None = None
 ) -> Encounter:
     if attendance not in Attendance.values:
         raise ActionError("Choose attended, cancelled or did not attend.")
     with transaction.atomic():
-        encounter = access_encounter(actor, encounter_id, action="encounter.attendance")
+        encounter = access_encounter(
+            actor, encounter_id, action="encounter.attendance", client_id=client_id
+        )
         _bump(Encounter, encounter.pk, version, attendance=attendance)
         record(
             "encounter.attendance",

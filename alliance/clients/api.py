@@ -4,7 +4,7 @@ web pages."""
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from alliance.clients import actions
 from alliance.clients.access import access_client, access_episode, list_clients
@@ -26,8 +26,8 @@ NOT_FOUND = {404: ErrorOut}
 
 
 class Page(Schema):
-    limit: int = 50
-    offset: int = 0
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=10**9)
 
 
 class ClientPage(Schema):
@@ -46,8 +46,6 @@ def _client_out(client: Client) -> ClientOut:
 
 @router.get("/clients", response={200: ClientPage, 422: ErrorOut}, summary="Your clients")
 def clients(request: HttpRequest, page: Query[Page]) -> Status[ClientPage | ErrorOut]:
-    if not (1 <= page.limit <= 200 and page.offset >= 0):
-        return Status(422, ErrorOut(detail="limit must be 1 to 200 and offset 0 or more"))
     rows = list_clients(actor_of(request)).select_related("team").order_by("display_name", "pk")
     items = [_client_out(c) for c in rows[page.offset : page.offset + page.limit]]
     return Status(200, ClientPage(count=rows.count(), items=items))

@@ -16,7 +16,9 @@ class ClientForm(forms.Form):
         max_length=40,
         help_text="Your clinic's own record number (letters, digits, / _ . -)",
     )
-    email = forms.EmailField(required=False, help_text="For sending measure links (optional)")
+    email = forms.EmailField(
+        required=False, max_length=254, help_text="For sending measure links (optional)"
+    )
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
 
     def __init__(self, *args: object, organisation_id: int, **kwargs: object) -> None:

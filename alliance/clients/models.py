@@ -30,7 +30,7 @@ class ClientQuerySet(models.QuerySet["Client"]):
         )
         if actor.membership.role == Role.COORDINATOR:
             # A coordinator keeps the registry of every client held by their service teams.
-            return mine.filter(on_care_team | Q(team_id__in=actor.team_ids))
+            return mine.filter(on_care_team | Q(team__members=actor.membership.pk))
         return mine.filter(on_care_team)
 
 

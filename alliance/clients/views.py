@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -44,6 +45,13 @@ def _colleagues(actor: Actor, client: Client) -> list[tuple[int, str]]:
 @clinical_view
 @require_http_methods(["GET"])
 def client_page(request: HttpRequest, actor: Actor, client_id: int) -> HttpResponse:
+    return _render_client(request, actor, client_id)
+
+
+def _render_client(
+    request: HttpRequest, actor: Actor, client_id: int, *, status: int = 200, **forms: Form
+) -> HttpResponse:
+    """The client page; a form sent back with errors is shown in place, with what was typed."""
     client = access_client(actor, client_id)
     care_team = client.care_team.filter(ended_at__isnull=True).select_related("membership__user")
     episodes = list(client.episodes.all())
@@ -53,7 +61,7 @@ def client_page(request: HttpRequest, actor: Actor, client_id: int) -> HttpRespo
     alerts = list(
         client.alerts.select_related("episode").order_by("status", "priority", "-opened_at")[:20]
     )
-    context = {
+    context: dict[str, object] = {
         "alerts": alerts,
         "series": episode_series(current) if current else [],
         "client": client,
@@ -67,8 +75,10 @@ def client_page(request: HttpRequest, actor: Actor, client_id: int) -> HttpRespo
         "close_form": CloseEpisodeForm(initial={"version": current.version}) if current else None,
         "encounter_form": EncounterForm(),
         "attendance_choices": Attendance.choices,
+        "me": actor.membership.pk,
     }
-    return render(request, "clients/client.html", context)
+    context.update(forms)
+    return render(request, "clients/client.html", context, status=status)
 
 
 @clinical_view
@@ -94,19 +104,13 @@ def _done(request: HttpRequest, client_id: int, error: Exception | None, ok: str
     return HttpResponseRedirect(_client_url(client_id))
 
 
-def _form_error(form: object) -> actions.ActionError:
-    errors = getattr(form, "errors", {})
-    text = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
-    return actions.ActionError(f"Please check the form ({text}).")
-
-
 @clinical_view
 @require_POST
 def care_team_add(request: HttpRequest, actor: Actor, client_id: int) -> HttpResponse:
     client = access_client(actor, client_id, action="careteam.view")
     form = CareTeamAddForm(request.POST, colleagues=_colleagues(actor, client))
     if not form.is_valid():
-        return _done(request, client_id, _form_error(form), "")
+        return _render_client(request, actor, client_id, status=400, care_form=form)
     try:
         actions.do_add_care_team_member(
             actor,
@@ -136,7 +140,7 @@ def care_team_end(
 def episode_open(request: HttpRequest, actor: Actor, client_id: int) -> HttpResponse:
     form = EpisodeForm(request.POST)
     if not form.is_valid():
-        return _done(request, client_id, _form_error(form), "")
+        return _render_client(request, actor, client_id, status=400, episode_form=form)
     try:
         actions.do_open_episode(actor, client_id, **form.cleaned_data)
     except actions.ActionError as exc:
@@ -151,9 +155,9 @@ def episode_close(
 ) -> HttpResponse:
     form = CloseEpisodeForm(request.POST)
     if not form.is_valid():
-        return _done(request, client_id, _form_error(form), "")
+        return _render_client(request, actor, client_id, status=400, close_form=form)
     try:
-        actions.do_close_episode(actor, episode_id, **form.cleaned_data)
+        actions.do_close_episode(actor, episode_id, client_id=client_id, **form.cleaned_data)
     except actions.ActionError as exc:
         return _done(request, client_id, exc, "")
     return _done(request, client_id, None, "Episode closed.")
@@ -166,9 +170,9 @@ def encounter_new(
 ) -> HttpResponse:
     form = EncounterForm(request.POST)
     if not form.is_valid():
-        return _done(request, client_id, _form_error(form), "")
+        return _render_client(request, actor, client_id, status=400, encounter_form=form)
     try:
-        actions.do_schedule_encounter(actor, episode_id, **form.cleaned_data)
+        actions.do_schedule_encounter(actor, episode_id, client_id=client_id, **form.cleaned_data)
     except actions.ActionError as exc:
         return _done(request, client_id, exc, "")
     return _done(request, client_id, None, "Session booked.")
@@ -181,9 +185,10 @@ def encounter_attendance(
 ) -> HttpResponse:
     form = AttendanceForm(request.POST)
     if not form.is_valid():
-        return _done(request, client_id, _form_error(form), "")
+        error = actions.ActionError("Choose attended, cancelled or did not attend, and save again.")
+        return _done(request, client_id, error, "")
     try:
-        actions.do_record_attendance(actor, encounter_id, **form.cleaned_data)
+        actions.do_record_attendance(actor, encounter_id, client_id=client_id, **form.cleaned_data)
     except actions.ActionError as exc:
         return _done(request, client_id, exc, "")
     return _done(request, client_id, None, "Attendance recorded.")

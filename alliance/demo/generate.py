@@ -28,6 +28,7 @@ from alliance.clients.models import (
     Episode,
     Phase,
 )
+from alliance.demo.measures import add_scores
 
 DEMO_PASSWORD = "alliance-demo"  # printed on start; the demo clinic is fictional
 DEMO_SLUG = "riverbend-demo"
@@ -231,6 +232,7 @@ def _create_clients(
         e for ep in episodes for e in _encounters(rng, org, ep, leads[ep.client_id], today)
     ]
     Encounter.objects.bulk_create(encounters, batch_size=BATCH)
+    add_scores(rng, episodes, encounters)
 
 
 def _member(org: Organisation, client: Client, m: Membership, role: str) -> CareTeamMember:

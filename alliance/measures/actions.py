@@ -15,7 +15,7 @@ from alliance.accounts.models import clinic_settings
 from alliance.alerts.actions import evaluate
 from alliance.audit.log import record
 from alliance.clients.access import access_encounter
-from alliance.clients.actions import ActionError
+from alliance.clients.errors import ActionError, audit_refusals
 from alliance.clients.models import Encounter, Phase
 from alliance.measurement import MeasurementError, load_instrument, score
 from alliance.measures.models import MeasureLink, Response, Source, Timing
@@ -44,14 +44,20 @@ def link_url(token: str) -> str:
     return f"{settings.ALLIANCE_BASE_URL}{reverse('measure_link', args=[token])}"
 
 
+@audit_refusals("link.create")
 def do_create_link(
-    actor: Actor, encounter_id: int, *, timing: str, send_email: bool
+    actor: Actor,
+    encounter_id: int,
+    *,
+    timing: str,
+    send_email: bool,
+    client_id: int | None = None,
 ) -> tuple[MeasureLink, str]:
     """A fresh link for the session (replacing any unused one); the token is returned once."""
     if timing not in Timing.values:
         raise ActionError("Choose before or after the session.")
     with transaction.atomic():
-        encounter = access_encounter(actor, encounter_id, action="link.create")
+        encounter = access_encounter(actor, encounter_id, action="link.create", client_id=client_id)
         if encounter.episode.phase == Phase.CLOSED:
             raise ActionError("This episode is closed; open a new one to send measures.")
         instruments = instruments_due(encounter.episode, encounter, timing)

@@ -44,6 +44,9 @@ def measure_link(request: HttpRequest, token: str) -> HttpResponse:
         "crisis": crisis,
         "show_crisis": form.endorsed_risk(),
         "risk_fields": form.risk_fields(),
+        # The crisis contacts sit right under the first risk question, where the client is.
+        "crisis_after": next(iter(form.risk_fields()), ""),
+        "missed": [(name, form.fields[name].label) for name in form.errors if name in form.fields],
         "question_count": form.required_count(),
     }
     status = 400 if form.errors else 200

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from alliance.accounts.actor import Actor
 from alliance.alerts.rules import short_name
 from alliance.clients.access import access_encounter, list_clients
-from alliance.clients.actions import ActionError
+from alliance.clients.errors import ActionError
 from alliance.measurement import load_instrument
 from alliance.measures import actions
 from alliance.measures.models import MeasureLink, Timing
@@ -25,8 +25,8 @@ from alliance.web.decorators import clinical_view
 PENDING_DAYS = 30
 
 
-def _session_context(actor: Actor, encounter_id: int) -> dict[str, object]:
-    encounter = access_encounter(actor, encounter_id, action="link.list")
+def _session_context(actor: Actor, client_id: int, encounter_id: int) -> dict[str, object]:
+    encounter = access_encounter(actor, encounter_id, action="link.list", client_id=client_id)
     links = list(encounter.links.order_by("-created_at"))
     return {
         "encounter": encounter,
@@ -50,7 +50,9 @@ def names(instrument_ids: list[str]) -> str:
 def session_measures(
     request: HttpRequest, actor: Actor, client_id: int, encounter_id: int
 ) -> HttpResponse:
-    return render(request, "measures/session.html", _session_context(actor, encounter_id))
+    return render(
+        request, "measures/session.html", _session_context(actor, client_id, encounter_id)
+    )
 
 
 @clinical_view
@@ -62,13 +64,13 @@ def link_create(
     send_email = request.POST.get("send") == "email"
     try:
         link, token = actions.do_create_link(
-            actor, encounter_id, timing=timing, send_email=send_email
+            actor, encounter_id, timing=timing, send_email=send_email, client_id=client_id
         )
     except ActionError as exc:
         messages.error(request, str(exc))
         return HttpResponseRedirect(reverse("session_measures", args=[client_id, encounter_id]))
     url = actions.link_url(token)
-    context = _session_context(actor, encounter_id)
+    context = _session_context(actor, client_id, encounter_id)
     context.update(
         new_link=link,
         new_url=url,

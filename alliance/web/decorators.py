@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
 from alliance.accounts.actor import Actor, require_actor
-from alliance.clients.access import NotFound
+from alliance.clients.errors import NotFound
 
 P = ParamSpec("P")
 ActorView = Callable[Concatenate[HttpRequest, Actor, P], HttpResponse]

@@ -8,34 +8,48 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from alliance.accounts.actor import Actor
-from alliance.clients.caseload import SORTS, caseload
 from alliance.clients.models import Phase
+from alliance.measures.caseload import SORTS, alert_kinds, alliance_trend, caseload, changes
 from alliance.web.decorators import member_view
 
 PAGE_SIZE = 50
+PHASE_LABELS = dict(Phase.choices)
 
 
 @member_view
 def home(request: HttpRequest, actor: Actor) -> HttpResponse:
     if actor.membership.is_admin:
         return HttpResponseRedirect(reverse("manage_users"))
-    sort = request.GET.get("sort", "name")
+    sort = request.GET.get("sort", "attention")
     if sort not in SORTS:
-        sort = "name"
+        sort = "attention"
     phase = request.GET.get("phase", "")
-    if phase not in Phase.values:
+    if phase not in Phase.values or phase == Phase.CLOSED:
         phase = ""
     query = request.GET.get("q", "").strip()[:60]
-    rows = caseload(actor, sort=sort, phase=phase, query=query)
+    attention = request.GET.get("attention") == "1"
+    rows = caseload(actor, sort=sort, phase=phase, query=query, attention_only=attention)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    clients = list(page.object_list)
+    alerts = alert_kinds(clients)
     context = {
         "page": page,
+        "rows": [
+            {
+                "client": c,
+                "changes": changes(c),
+                "alliance": alliance_trend(c),
+                "alerts": alerts[c.pk],
+            }
+            for c in clients
+        ],
+        "attention": attention,
         "sort": sort,
         "sorts": SORTS,
         "phase": phase,
-        "phases": Phase.choices,
+        "phases": [(v, label) for v, label in Phase.choices if v != Phase.CLOSED],
         "query": query,
-        "filtered": bool(phase or query),
+        "filtered": bool(phase or query or attention),
     }
     return render(request, "web/caseload.html", context)
 

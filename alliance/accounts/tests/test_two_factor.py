@@ -205,8 +205,10 @@ def test_it_refuses_enrolment_with_a_wrong_code(world, client):
 def test_it_does_not_let_an_admin_turn_two_factor_off(world, as_member):
     client = as_member(world.admin)
 
-    response = client.post("/account/two-factor/", {"action": "disable"}, follow=True)
+    page = client.get("/account/two-factor/").content.decode()
+    response = client.post("/account/two-factor/", {"code": current_code()}, follow=True)
 
+    assert "Turn it off" not in page
     assert "Clinic admins must keep two-factor sign-in on." in response.content.decode()
     assert User.objects.get(pk=world.admin.user_id).has_totp
     assert not AuditEntry.objects.filter(action="totp.disable").exists()
@@ -219,7 +221,11 @@ def test_it_lets_a_clinician_turn_two_factor_on_and_off(world, as_member):
 
     client.post("/account/two-factor/", {"code": current_code(secret)})
     assert User.objects.get(pk=world.clinician.user_id).has_totp
-    response = client.post("/account/two-factor/", {"action": "disable"}, follow=True)
+    refused = client.post("/account/two-factor/", {"code": wrong_code(secret)})
+    assert "That code is not right" in refused.content.decode()
+    assert User.objects.get(pk=world.clinician.user_id).has_totp  # no code, no switching off
+    next_code = pyotp.TOTP(secret).at(time.time() + 30)  # the enrolment used the current one
+    response = client.post("/account/two-factor/", {"code": next_code}, follow=True)
 
     assert "Two-factor sign-in is off." in response.content.decode()
     user = User.objects.get(pk=world.clinician.user_id)

@@ -32,10 +32,12 @@ def test_it_registers_a_client_with_the_creator_as_lead(world):
 
 def test_it_refuses_a_duplicate_record_number_and_writes_nothing(world):
     actor = world.actor(world.clinician)
-    before = (Client.objects.count(), AuditEntry.objects.count())
+    clients_before = Client.objects.count()
     with pytest.raises(actions.ActionError, match="already exists"):
         actions.do_create_client(actor, display_name="Copy", record_number="CANARY-OWN-001")
-    assert (Client.objects.count(), AuditEntry.objects.count()) == before
+    assert Client.objects.count() == clients_before
+    refusal = AuditEntry.objects.latest("pk")  # the refusal itself is on the record
+    assert (refusal.action, refusal.outcome, refusal.client_id) == ("client.create", "failed", None)
 
 
 def test_an_admin_cannot_register_clients(world):

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ChartsConfig(AppConfig):
+    name = "alliance.charts"
+    label = "charts"
+    verbose_name = "Client charts"

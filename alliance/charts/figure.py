@@ -1,0 +1,212 @@
+"""What a chart shows (ChartSpec), the shapes it is drawn with (Scene), and its words.
+
+No Django and no output format: layout.py turns a ChartSpec into a Scene of simple shapes,
+svg.py writes a Scene as SVG and pdf.py draws the same Scene with reportlab, so the page and
+the PDF cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+# --- what the caller gives ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Score:
+    at: datetime
+    value: int
+    band: str = ""
+    # Reliable change of this score against intake: "improved", "deteriorated" or "".
+    reliable: str = ""
+
+
+@dataclass(frozen=True)
+class BandArea:
+    """A severity band drawn from ``low`` to ``high`` on the score axis; level 0 is the mildest."""
+
+    low: float
+    high: float
+    label: str
+    level: int
+
+
+@dataclass(frozen=True)
+class RefLine:
+    """A horizontal line such as the caseness cut-off; ``name`` is used in the description."""
+
+    value: float
+    label: str
+    name: str
+
+
+EventKind = Literal["attended", "dna", "cancelled", "scheduled", "risk", "alert"]
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    kind: EventKind
+    label: str
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    key: str  # used in element ids; anything but [a-z0-9-] is dropped
+    name: str  # "PHQ-9"
+    subject: str  # the client's display name, for the title
+    start: datetime
+    end: datetime
+    y_min: int
+    y_max: int
+    scores: tuple[Score, ...] = ()
+    bands: tuple[BandArea, ...] = ()
+    lines: tuple[RefLine, ...] = ()
+    verdict: str = ""  # reliable change of the latest score against intake
+    sessions: tuple[Event, ...] = ()
+    alerts: tuple[Event, ...] = ()
+    compact: bool = False  # the alliance panel: shorter, no bands
+
+
+# --- what the layout produces -----------------------------------------------------------------
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+    fill: str
+    stroke: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    stroke: str
+    width: float = 1.0
+    dash: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Path:
+    """An open polyline, or a closed filled polygon when ``fill`` is set."""
+
+    points: tuple[Point, ...]
+    stroke: str = ""
+    width: float = 1.0
+    fill: str = ""
+    dash: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Circle:
+    cx: float
+    cy: float
+    r: float
+    fill: str = ""
+    stroke: str = ""
+    width: float = 1.0
+    dash: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Text:
+    x: float
+    y: float  # baseline
+    text: str
+    size: float = 11
+    anchor: Literal["start", "middle", "end"] = "start"
+    fill: str = "#1d2430"
+    bold: bool = False
+
+
+Shape = Rect | Line | Path | Circle | Text
+
+
+@dataclass
+class Scene:
+    key: str
+    width: float
+    height: float
+    title: str
+    desc: str
+    shapes: list[Shape] = field(default_factory=list)
+
+
+# --- describing a chart in words ------------------------------------------------------------------
+
+
+def day(at: date) -> str:
+    """'3 Nov 2026', the same on every platform and locale."""
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    return f"{at.day} {months[at.month - 1]} {at.year}"
+
+
+def _with_band(score: Score) -> str:
+    return f"{score.value} ({score.band})" if score.band else str(score.value)
+
+
+def describe(spec: ChartSpec) -> str:
+    """One or a few sentences saying what the chart shows, for its <desc> and the image's alt."""
+    scores = spec.scores
+    if not scores:
+        return f"No {spec.name} scores recorded in this episode."
+    first, last = scores[0], scores[-1]
+    if len(scores) == 1:
+        parts = [f"{spec.name}: one score so far, {_with_band(first)} on {day(first.at)}."]
+    else:
+        verb = (
+            "fell"
+            if last.value < first.value
+            else "rose"
+            if last.value > first.value
+            else "was unchanged"
+        )
+        sentence = (
+            f"{spec.name} {verb} from {_with_band(first)} at intake on {day(first.at)} "
+            f"to {_with_band(last)} on {day(last.at)}"
+        )
+        if spec.verdict == "improved":
+            sentence += ": reliable improvement"
+        elif spec.verdict == "deteriorated":
+            sentence += ": reliable deterioration"
+        elif spec.verdict:
+            sentence += f": {spec.verdict}"
+        parts = [sentence + f". {len(scores)} scores."]
+    for line in spec.lines:
+        where = "at or above" if last.value >= line.value else "below"
+        parts.append(f"The latest is {where} the {line.name} of {number(line.value)}.")
+    parts += _event_counts(spec)
+    return " ".join(parts)
+
+
+def _event_counts(spec: ChartSpec) -> list[str]:
+    words = {
+        "attended": "attended",
+        "dna": "not attended",
+        "cancelled": "cancelled",
+        "scheduled": "booked",
+    }
+    counts = [
+        f"{n} {words[kind]}"
+        for kind in words
+        if (n := sum(1 for e in spec.sessions if e.kind == kind))
+    ]
+    parts = [f"Sessions: {', '.join(counts)}."] if counts else []
+    if spec.alerts:
+        labels = "; ".join(f"{e.label} on {day(e.at)}" for e in spec.alerts)
+        parts.append(f"Alerts: {labels}.")
+    return parts
+
+
+def number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

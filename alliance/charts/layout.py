@@ -1,0 +1,317 @@
+"""Where each mark of a chart goes: a ChartSpec laid out as a Scene, 720 wide, y pointing down."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from alliance.charts.figure import (
+    ChartSpec,
+    Circle,
+    Line,
+    Path,
+    Rect,
+    Scene,
+    Shape,
+    Text,
+    day,
+    describe,
+    number,
+)
+
+# --- colours: each text colour has at least 4.5:1 contrast on every fill it sits on -------------
+
+INK = "#1d2430"
+MUTED = "#4f5b6b"
+FRAME = "#8793a3"
+SERIES = "#1f5f8b"
+GOOD = "#1e6b3a"
+BAD = "#a3242a"
+WARN = "#8a5300"
+# Light enough that ink and the series colour stay readable on every band.
+BAND_FILLS = ("#eef6f0", "#f7f5e6", "#fcf0e0", "#fbe7e0", "#f7dede", "#f3d7e2")
+
+WIDTH = 720.0
+LEFT, RIGHT, TOP = 44.0, 150.0, 30.0
+PLOT_W = WIDTH - LEFT - RIGHT
+
+
+# --- layout ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """The plot area and the two scales."""
+
+    top: float
+    bottom: float
+    start: datetime
+    end: datetime
+    y_min: float
+    y_max: float
+
+    def x(self, at: datetime) -> float:
+        span = (self.end - self.start).total_seconds()
+        return LEFT + (at - self.start).total_seconds() / span * PLOT_W
+
+    def y(self, value: float) -> float:
+        share = (value - self.y_min) / (self.y_max - self.y_min)
+        return self.bottom - share * (self.bottom - self.top)
+
+
+def safe_key(key: str) -> str:
+    cleaned = "".join(c for c in key.lower() if c.isascii() and (c.isalnum() or c == "-"))
+    return cleaned or "chart"
+
+
+def layout(spec: ChartSpec) -> Scene:
+    title = f"{spec.name} scores over time for {spec.subject}"
+    if spec.compact:
+        title = f"{spec.name} over time for {spec.subject}"
+    scene = Scene(safe_key(spec.key), WIDTH, 0, title, describe(spec))
+    if not spec.scores:
+        scene.height = 90
+        scene.shapes += [
+            Rect(0.5, 0.5, WIDTH - 1, 89, "#ffffff", FRAME),
+            Text(WIDTH / 2, 50, f"No {spec.name} scores in this episode yet.", 14, "middle", MUTED),
+        ]
+        return scene
+    scene.height = 230.0 if spec.compact else 310.0
+    frame = _frame(spec, bottom=scene.height - 96)
+    draw = scene.shapes
+    draw.append(Rect(LEFT, frame.top, PLOT_W, frame.bottom - frame.top, "#ffffff"))
+    draw += _bands(spec, frame)
+    draw += _y_axis(frame)
+    draw.append(Rect(LEFT, frame.top, PLOT_W, frame.bottom - frame.top, "", FRAME))
+    draw += _ref_lines(spec, frame)
+    draw += _series(spec, frame)
+    draw += _x_axis(frame)
+    draw += _sessions(spec, frame)
+    draw += _alerts(spec, frame)
+    draw += _legend(spec, scene.height - 12)
+    return scene
+
+
+def _frame(spec: ChartSpec, bottom: float) -> _Frame:
+    start, end = spec.start, spec.end
+    times = [s.at for s in spec.scores] + [e.at for e in spec.sessions + spec.alerts]
+    start, end = min([start, *times]), max([end, *times])
+    if end - start < timedelta(days=1):
+        # One day or less (one score, or all on the same day): give it room on both sides.
+        middle = start + (end - start) / 2
+        start, end = middle - timedelta(days=1), middle + timedelta(days=1)
+    else:
+        pad = (end - start) * 0.03  # keep the first and last marks off the frame
+        start, end = start - pad, end + pad
+    y_min, y_max = float(spec.y_min), float(spec.y_max)
+    if y_max <= y_min:
+        y_max = y_min + 1
+    return _Frame(TOP, bottom, start, end, y_min, y_max)
+
+
+def _bands(spec: ChartSpec, frame: _Frame) -> list[Shape]:
+    shapes: list[Shape] = []
+    avoid = [frame.y(line.value) for line in spec.lines if frame.y_min <= line.value <= frame.y_max]
+    for band in spec.bands:
+        low, high = max(band.low, frame.y_min), min(band.high, frame.y_max)
+        if high <= low:
+            continue
+        top, bottom = frame.y(high), frame.y(low)
+        fill = BAND_FILLS[min(max(band.level, 0), len(BAND_FILLS) - 1)]
+        shapes.append(Rect(LEFT, top, PLOT_W, bottom - top, fill))
+        shapes.append(Line(LEFT, top, LEFT + PLOT_W, top, "#d5dbe3"))
+        label_y = _label_y(top, bottom, avoid)
+        shapes.append(Text(LEFT + PLOT_W + 8, label_y + 4, band.label, 11, "start", INK))
+    return shapes
+
+
+def _label_y(top: float, bottom: float, avoid: list[float]) -> float:
+    """The band's middle, unless a line's label sits there: then the middle of a clear part."""
+    inside = [y for y in avoid if top < y < bottom]
+    candidates = [(top + bottom) / 2]
+    candidates += [(top + y) / 2 for y in inside] + [(y + bottom) / 2 for y in inside]
+
+    def clearance(y: float) -> float:
+        return min((abs(y - a) for a in avoid), default=math.inf)
+
+    clear = [y for y in candidates if clearance(y) >= 12]
+    return clear[0] if clear else max(candidates, key=clearance)
+
+
+def _y_axis(frame: _Frame) -> list[Shape]:
+    span = frame.y_max - frame.y_min
+    step = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100) if span / s <= 6), math.ceil(span / 6))
+    shapes: list[Shape] = []
+    value = math.ceil(frame.y_min / step) * step
+    while value <= frame.y_max:
+        y = frame.y(value)
+        shapes.append(Line(LEFT - 4, y, LEFT, y, FRAME))
+        shapes.append(Text(LEFT - 7, y + 4, number(value), 11, "end", MUTED))
+        value += step
+    return shapes
+
+
+def _ref_lines(spec: ChartSpec, frame: _Frame) -> list[Shape]:
+    shapes: list[Shape] = []
+    for line in spec.lines:
+        if not frame.y_min <= line.value <= frame.y_max:
+            continue
+        y = frame.y(line.value)
+        shapes.append(Line(LEFT, y, LEFT + PLOT_W, y, BAD, 1.5, (6, 4)))
+        # In the margin beside its line, where no score can sit on it.
+        shapes.append(Text(LEFT + PLOT_W + 8, y + 4, line.label, 10, "start", BAD, bold=True))
+    return shapes
+
+
+def _series(spec: ChartSpec, frame: _Frame) -> list[Shape]:
+    many = len(spec.scores) > 40
+    points = tuple((frame.x(s.at), frame.y(s.value)) for s in spec.scores)
+    shapes: list[Shape] = []
+    if len(points) > 1:
+        shapes.append(Path(points, SERIES, 1.5 if many else 2.5))
+    for score, (x, y) in zip(spec.scores, points, strict=True):
+        if score.reliable in {"improved", "deteriorated"}:
+            colour = GOOD if score.reliable == "improved" else BAD
+            # Solid ring for improvement, dashed for deterioration: the shape, not only the colour.
+            dash = () if score.reliable == "improved" else (3.0, 2.0)
+            shapes.append(Circle(x, y, 8, stroke=colour, width=2, dash=dash))
+        shapes.append(Circle(x, y, 2.5 if many else 4, fill=SERIES, stroke="#ffffff", width=1))
+    if len(points) <= 16:
+        for score, (x, y) in zip(spec.scores, points, strict=True):
+            lift = 12 if score.reliable in {"improved", "deteriorated"} else 8
+            shapes.append(Text(x, y - lift, str(score.value), 11, "middle", INK, bold=True))
+    return shapes
+
+
+def _ticks(start: datetime, end: datetime) -> list[datetime]:
+    """Midnights spread across the range, at most seven, on whole-day steps."""
+    days = max((end - start).days, 1)
+    step = next((s for s in (1, 2, 7, 14, 28, 56, 91, 182, 365) if days / s <= 6), 365)
+    first = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    ticks = []
+    at = first
+    while at <= end:
+        ticks.append(at)
+        at += timedelta(days=step)
+    return ticks
+
+
+def _x_axis(frame: _Frame) -> list[Shape]:
+    shapes: list[Shape] = []
+    for at in _ticks(frame.start, frame.end):
+        x = frame.x(at)
+        shapes.append(Line(x, frame.bottom, x, frame.bottom + 4, FRAME))
+        label = f"{at.day} {day(at).split()[1]}"
+        shapes.append(Text(x, frame.bottom + 17, label, 11, "middle", MUTED))
+    return shapes
+
+
+def _sessions(spec: ChartSpec, frame: _Frame) -> list[Shape]:
+    y = frame.bottom + 38
+    shapes: list[Shape] = [
+        Line(LEFT, y, LEFT + PLOT_W, y, "#d5dbe3"),
+        Text(LEFT + PLOT_W + 8, y + 4, "sessions", 11, "start", MUTED),
+    ]
+    for event in spec.sessions:
+        shapes += _session_mark(event.kind, frame.x(event.at), y)
+    return shapes
+
+
+def _session_mark(kind: str, x: float, y: float) -> list[Shape]:
+    if kind == "attended":
+        return [Line(x, y - 7, x, y + 7, INK, 2.5)]
+    if kind == "dna":
+        return [
+            Line(x - 5, y - 5, x + 5, y + 5, BAD, 2.5),
+            Line(x - 5, y + 5, x + 5, y - 5, BAD, 2.5),
+        ]
+    if kind == "cancelled":
+        return [Circle(x, y, 4.5, fill="#ffffff", stroke=MUTED, width=1.5)]
+    return [Rect(x - 4, y - 4, 8, 8, "#ffffff", MUTED)]  # booked, not yet held
+
+
+def _alerts(spec: ChartSpec, frame: _Frame) -> list[Shape]:
+    y = frame.top - 8
+    shapes: list[Shape] = []
+    for event in spec.alerts:
+        shapes += _alert_mark(event.kind, frame.x(event.at), y)
+    return shapes
+
+
+def _alert_mark(kind: str, x: float, y: float) -> list[Shape]:
+    if kind == "risk":
+        triangle = ((x, y - 10), (x + 7, y + 3), (x - 7, y + 3))
+        return [
+            Path(triangle, fill=BAD, stroke=BAD),
+            Text(x, y + 1.5, "!", 9, "middle", "#ffffff", True),
+        ]
+    diamond = ((x, y - 8), (x + 6, y - 2), (x, y + 4), (x - 6, y - 2))
+    return [Path(diamond, fill=WARN, stroke=WARN)]
+
+
+def _legend(spec: ChartSpec, baseline: float) -> list[Shape]:
+    """A key naming only the marks this chart uses, so no mark relies on colour alone."""
+    entries: list[tuple[str, list[Shape]]] = [("score", _legend_score())]
+    reliable = {s.reliable for s in spec.scores} - {""}
+    if "improved" in reliable:
+        entries.append(("reliable improvement", [Circle(6, -4, 6, stroke=GOOD, width=2)]))
+    if "deteriorated" in reliable:
+        ring = Circle(6, -4, 6, stroke=BAD, width=2, dash=(3.0, 2.0))
+        entries.append(("reliable deterioration", [ring]))
+    for line in spec.lines:
+        entries.append((line.label, [Line(0, -4, 16, -4, BAD, 1.5, (6, 4))]))
+    kinds = {e.kind for e in spec.sessions} | {e.kind for e in spec.alerts}
+    names = {
+        "attended": "attended",
+        "dna": "did not attend",
+        "cancelled": "cancelled",
+        "scheduled": "booked",
+        "risk": "risk alert",
+        "alert": "other alert",
+    }
+    for kind, name in names.items():
+        if kind in kinds:
+            mark = (
+                _session_mark(kind, 6, -4)
+                if kind in {"attended", "dna", "cancelled", "scheduled"}
+                else _alert_mark(kind, 6, -2)
+            )
+            entries.append((name, mark))
+    return _place_legend(entries, baseline)
+
+
+def _legend_score() -> list[Shape]:
+    return [Line(0, -4, 16, -4, SERIES, 2.5), Circle(8, -4, 4, fill=SERIES, stroke="#ffffff")]
+
+
+def _place_legend(entries: Sequence[tuple[str, list[Shape]]], bottom: float) -> list[Shape]:
+    rows: list[list[tuple[float, str, list[Shape]]]] = [[]]
+    x = LEFT
+    for label, mark in entries:
+        width = 22 + len(label) * 6.2 + 18  # an estimate of the text's width at 11px
+        if x + width > WIDTH - 8 and rows[-1]:
+            rows.append([])
+            x = LEFT
+        rows[-1].append((x, label, mark))
+        x += width
+    shapes: list[Shape] = []
+    for index, row in enumerate(rows):
+        y = bottom - (len(rows) - 1 - index) * 18
+        for x, label, mark in row:
+            shapes += [_moved(shape, x, y) for shape in mark]
+            shapes.append(Text(x + 22, y, label, 11, "start", INK))
+    return shapes
+
+
+def _moved(shape: Shape, dx: float, dy: float) -> Shape:
+    if isinstance(shape, Line):
+        return replace(
+            shape, x1=shape.x1 + dx, y1=shape.y1 + dy, x2=shape.x2 + dx, y2=shape.y2 + dy
+        )
+    if isinstance(shape, Circle):
+        return replace(shape, cx=shape.cx + dx, cy=shape.cy + dy)
+    if isinstance(shape, Path):
+        return replace(shape, points=tuple((px + dx, py + dy) for px, py in shape.points))
+    return replace(shape, x=shape.x + dx, y=shape.y + dy)
