@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="migrate, then serve on a production WSGI server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=bounded(1, 65535), default=8000)
-    serve.add_argument("--workers", type=bounded(1, 64), default=2)
+    serve.add_argument("--workers", type=bounded(1, 64), default=4)
     serve.add_argument(
         "--demo-if-empty",
         action="store_true",

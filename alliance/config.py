@@ -172,7 +172,7 @@ def database(url: str | None, data_dir: Path) -> dict[str, Any]:
 
 def sqlite_database(path: Path) -> dict[str, Any]:
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "alliance.sqlite",
         "NAME": str(path),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",

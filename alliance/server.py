@@ -42,7 +42,7 @@ def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
-        "threads": 8,
+        "threads": 4,
         "timeout": 60,
         "graceful_timeout": 10,
         "accesslog": "-",

@@ -173,7 +173,7 @@ def test_it_refuses_a_weak_admin_password_in_one_line(data_dir):
 def test_it_reads_a_relative_sqlite_url(tmp_path):
     db = config.database("sqlite:///var/db.sqlite3", tmp_path)
 
-    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["ENGINE"] == "alliance.sqlite"  # Django's SQLite with a fair writer queue
     assert db["NAME"] == "var/db.sqlite3"
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
     assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"

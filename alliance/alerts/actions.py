@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -38,50 +40,104 @@ def access_alert(actor: Actor, alert_id: int, *, action: str = "alert.view") -> 
     return alert
 
 
-def evaluate(
-    response: Response, instrument: Instrument, result: ScoreResult, clinic: ClinicSettings
-) -> list[Alert]:
-    """Open or refresh the alerts this response calls for. Runs in the submission's transaction."""
+@dataclass(frozen=True)
+class Scored:
+    """A response with the measurement core's result for it."""
+
+    response: Response
+    instrument: Instrument
+    result: ScoreResult
+
+
+@dataclass
+class Findings:
+    """What the rules say about new responses; `apply` writes it."""
+
+    signals: list[tuple[rules.Signal, Response]] = field(default_factory=list)
+    # Resolved ruptures waiting for the next rating, with the rating that answers them.
+    follow_ups: list[tuple[Alert, int]] = field(default_factory=list)
+
+
+def assess(
+    episode_id: int, scored: list[Scored], clinic: ClinicSettings, *, stored_pk: int | None = None
+) -> Findings:
+    """Apply the rules to new responses of one episode. Reads, never writes.
+
+    Kept apart from `apply` so a submission can do this work before its transaction starts and
+    hold its locks only for the writes. `stored_pk` leaves out a response already saved.
+    """
     thresholds = rules.Thresholds(
         rupture_floor=clinic.rupture_floor,
         rupture_drop=clinic.rupture_drop,
         not_on_track_session=clinic.not_on_track_session,
     )
-    signals = rules.risk_signals(instrument, result)
-    if result.complete and (instrument.reliable_change or instrument.id == ALLIANCE_CHECK):
-        totals = _episode_totals(response)
-        if instrument.id == ALLIANCE_CHECK:
-            _follow_up_ruptures(response, totals)
-            signals += rules.rupture_signals(totals, thresholds)
+    tracked = {
+        s.instrument.id
+        for s in scored
+        if s.result.complete and (s.instrument.reliable_change or s.instrument.id == ALLIANCE_CHECK)
+    }
+    earlier = _earlier_totals(episode_id, tracked, stored_pk)
+    findings = Findings()
+    for item in scored:
+        findings.signals += [
+            (signal, item.response) for signal in rules.risk_signals(item.instrument, item.result)
+        ]
+        if item.instrument.id not in tracked or item.result.total is None:
+            continue
+        totals = [*earlier.get(item.instrument.id, []), item.result.total]
+        if item.instrument.id == ALLIANCE_CHECK:
+            signals = rules.rupture_signals(totals, thresholds)
+            if len(totals) >= 2:
+                findings.follow_ups += [(a, totals[-1]) for a in _awaiting_follow_up(episode_id)]
         else:
-            signals += rules.change_signals(instrument, totals, thresholds)
-    return [_open_or_refresh(response, signal) for signal in signals]
+            signals = rules.change_signals(item.instrument, totals, thresholds)
+        findings.signals += [(signal, item.response) for signal in signals]
+    return findings
 
 
-def _episode_totals(response: Response) -> list[int]:
-    rows = Response.objects.filter(
-        episode_id=response.episode_id,
-        instrument_id=response.instrument_id,
-        complete=True,
-        submitted_at__lte=response.submitted_at,
-    ).order_by("submitted_at", "pk")
-    return [total for total in rows.values_list("total", flat=True) if total is not None]
-
-
-def _follow_up_ruptures(response: Response, totals: list[int]) -> None:
-    """The first rating after a rupture was resolved shows whether the repair worked."""
-    if len(totals) < 2:
-        return
-    waiting = Alert.objects.filter(
-        episode_id=response.episode_id, kind=Kind.RUPTURE, status=Status.RESOLVED, follow_up=""
-    )
-    for alert in waiting:
+def apply(findings: Findings) -> list[Alert]:
+    """Write what `assess` found, in the caller's transaction (responses already saved)."""
+    for alert, latest in findings.follow_ups:
         before = alert.facts.get("latest")
-        latest = totals[-1]
         change = f" ({latest - before:+d} since the rupture)" if isinstance(before, int) else ""
-        Alert.objects.filter(pk=alert.pk).update(
+        Alert.objects.filter(pk=alert.pk, follow_up="").update(
             follow_up=f"Next alliance check after the repair: {latest}/40{change}"
         )
+    return [_open_or_refresh(response, signal) for signal, response in findings.signals]
+
+
+def evaluate(
+    response: Response, instrument: Instrument, result: ScoreResult, clinic: ClinicSettings
+) -> list[Alert]:
+    """Open or refresh the alerts a stored response calls for, in the caller's transaction."""
+    scored = [Scored(response, instrument, result)]
+    return apply(assess(response.episode_id, scored, clinic, stored_pk=response.pk))
+
+
+def _earlier_totals(
+    episode_id: int, instrument_ids: set[str], stored_pk: int | None
+) -> dict[str, list[int]]:
+    if not instrument_ids:
+        return {}
+    rows = Response.objects.filter(
+        episode_id=episode_id, complete=True, instrument_id__in=instrument_ids
+    )
+    if stored_pk is not None:
+        rows = rows.exclude(pk=stored_pk)
+    totals: dict[str, list[int]] = {}
+    ordered = rows.order_by("submitted_at", "pk").values_list("instrument_id", "total")
+    for instrument_id, total in ordered:
+        if total is not None:
+            totals.setdefault(instrument_id, []).append(total)
+    return totals
+
+
+def _awaiting_follow_up(episode_id: int) -> list[Alert]:
+    return list(
+        Alert.objects.filter(
+            episode_id=episode_id, kind=Kind.RUPTURE, status=Status.RESOLVED, follow_up=""
+        )
+    )
 
 
 def _open_or_refresh(response: Response, signal: rules.Signal) -> Alert:
@@ -111,7 +167,7 @@ def _open_or_refresh(response: Response, signal: rules.Signal) -> Alert:
             detail={"kind": signal.kind},
         )
         if signal.kind == Kind.RISK:
-            _notify_care_team(response, signal.kind)
+            _notify_care_team(existing.pk)
         existing.refresh_from_db()
         return existing
     alert = Alert.objects.create(
@@ -133,25 +189,33 @@ def _open_or_refresh(response: Response, signal: rules.Signal) -> Alert:
         object_id=alert.pk,
         detail={"kind": signal.kind},
     )
-    _notify_care_team(response, signal.kind)
+    _notify_care_team(alert.pk)
     return alert
 
 
-def _notify_care_team(response: Response, kind: str) -> None:
-    """Email the lead (and for risk, the whole care team). The email names no client."""
-    places = response.client.care_team.filter(ended_at__isnull=True).select_related(
-        "membership__user"
-    )
-    if kind != Kind.RISK:
+def _notify_care_team(alert_id: int) -> None:
+    """Queue the notice in the transaction; the worker writes the emails, off the request."""
+    from alliance.alerts.tasks import notify_care_team
+
+    notify_care_team.enqueue(alert_id)
+
+
+def notice_recipients(alert: Alert) -> list[str]:
+    """The lead's email, and for a risk alert the whole care team's."""
+    places = alert.client.care_team.filter(ended_at__isnull=True).select_related("membership__user")
+    if alert.kind != Kind.RISK:
         places = places.filter(care_role=CareRole.LEAD)
-    label = Kind(kind).label.lower()
-    for place in places:
-        email = place.membership.user.email
-        if not email:
-            continue
+    return [p.membership.user.email for p in places if p.membership.user.email]
+
+
+def write_notices(alert: Alert) -> int:
+    """Put one email per recipient in the outbox. The email names no client."""
+    label = Kind(alert.kind).label.lower()
+    recipients = notice_recipients(alert)
+    for email in recipients:
         queue_email(
-            organisation_id=response.organisation_id,
-            kind=f"alert.{kind}",
+            organisation_id=alert.organisation_id,
+            kind=f"alert.{alert.kind}",
             to=email,
             subject="Alliance: an alert needs your attention",
             body=(
@@ -160,6 +224,7 @@ def _notify_care_team(response: Response, kind: str) -> None:
                 "This email names no client, by design."
             ),
         )
+    return len(recipients)
 
 
 @audit_refusals("alert.acknowledge")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
     from alliance.accounts.models import User
 
 GENESIS = "0" * 64
+_pending: ContextVar[list[AuditEntry] | None] = ContextVar("audit_pending", default=None)
 SYSTEM_CHAIN = 0
 
 
@@ -55,33 +59,69 @@ def record(
     outcome: str = Outcome.OK,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to its organisation's chain, in the caller's transaction."""
+    """Append one entry to its organisation's chain, in the caller's transaction.
+
+    Inside `batch()` the entry is appended when the batch ends, with the others.
+    """
     if actor is not None:
         user = actor.user
         organisation_id = actor.organisation_id if organisation_id is None else organisation_id
-    chain = organisation_id or SYSTEM_CHAIN
-    with transaction.atomic():
-        head = _locked_head(chain)
-        entry = AuditEntry(
-            chain=chain,
-            seq=head.seq + 1,
-            at=timezone.now(),
-            actor_id=user.pk if user is not None else None,
-            actor_name=user.get_username() if user is not None else "",
-            organisation_id=organisation_id,
-            client_id=client_id,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            outcome=outcome,
-            request_id=request_id.get(),
-            detail=detail or {},
-            prev_hash=head.hash,
-        )
-        entry.hash = entry_hash(entry)
-        entry.save(force_insert=True)
-        ChainHead.objects.filter(chain=chain).update(seq=entry.seq, hash=entry.hash)
+    entry = AuditEntry(
+        chain=organisation_id or SYSTEM_CHAIN,
+        at=timezone.now(),
+        actor_id=user.pk if user is not None else None,
+        actor_name=user.get_username() if user is not None else "",
+        organisation_id=organisation_id,
+        client_id=client_id,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        outcome=outcome,
+        request_id=request_id.get(),
+        detail=detail or {},
+    )
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(entry)
+    else:
+        _append([entry])
     return entry
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Collect the entries written inside, and append them together as the block ends.
+
+    Use it inside `transaction.atomic()`: the chain's head is then locked only for the last
+    moment of the transaction instead of from its first audited step, so concurrent
+    submissions of one clinic wait for each other as briefly as possible.
+    """
+    if _pending.get() is not None:
+        yield  # an outer batch appends them
+        return
+    token = _pending.set([])
+    try:
+        yield
+        entries = _pending.get() or []
+    finally:
+        _pending.reset(token)
+    _append(entries)
+
+
+def _append(entries: list[AuditEntry]) -> None:
+    chains: dict[int, list[AuditEntry]] = {}
+    for entry in entries:
+        chains.setdefault(entry.chain, []).append(entry)
+    with transaction.atomic(savepoint=False):
+        for chain, rows in chains.items():
+            head = _locked_head(chain)
+            seq, previous = head.seq, head.hash
+            for entry in rows:
+                seq += 1
+                entry.seq, entry.prev_hash = seq, previous
+                entry.hash = previous = entry_hash(entry)
+            AuditEntry.objects.bulk_create(rows)
+            ChainHead.objects.filter(chain=chain).update(seq=seq, hash=previous)
 
 
 def _locked_head(chain: int) -> ChainHead:

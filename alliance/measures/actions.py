@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alliance.accounts.actor import Actor
-from alliance.accounts.models import clinic_settings
-from alliance.alerts.actions import evaluate
-from alliance.audit.log import record
+from alliance.accounts.models import ClinicSettings, clinic_settings
+from alliance.alerts.actions import Scored, apply, assess
+from alliance.audit.log import batch, record
 from alliance.clients.access import access_encounter
 from alliance.clients.errors import ActionError, audit_refusals
 from alliance.clients.models import Encounter, Phase
@@ -185,7 +185,7 @@ def _find(token: str) -> MeasureLink:
     link = None
     if looks_like_token(token):
         link = (
-            MeasureLink.objects.select_related("client", "encounter__episode")
+            MeasureLink.objects.select_related("organisation", "client", "encounter__episode")
             .filter(token_hash=token_hash(token))
             .first()
         )
@@ -194,57 +194,82 @@ def _find(token: str) -> MeasureLink:
     return link
 
 
-def submit(token: str, answers: dict[str, dict[str, int]]) -> Submitted:
+def peek(token: str) -> MeasureLink:
+    """The link behind a token, with only what a submission needs; nothing is written."""
+    link = None
+    if looks_like_token(token):
+        link = (
+            MeasureLink.objects.select_related("encounter", "organisation__clinic_settings")
+            .only(*SUBMIT_FIELDS)
+            .filter(token_hash=token_hash(token))
+            .first()
+        )
+    if link is None:
+        raise LinkUnavailable("unknown")
+    return link
+
+
+# The columns a submission reads; the rest of the link and its encounter stay in the database.
+SUBMIT_FIELDS = (
+    "organisation_id",
+    "client_id",
+    "encounter_id",
+    "timing",
+    "instruments",
+    "token_hash",
+    "expires_at",
+    "completed_at",
+    "revoked_at",
+    "encounter__episode_id",
+    *(f"organisation__clinic_settings__{f.name}" for f in ClinicSettings._meta.concrete_fields),
+)
+
+
+def settings_of(link: MeasureLink) -> ClinicSettings:
+    """The clinic's settings, read with the link when it has them."""
+    try:
+        return link.organisation.clinic_settings
+    except ClinicSettings.DoesNotExist:
+        return clinic_settings(link.organisation_id)
+
+
+def submit(
+    token: str,
+    answers: dict[str, dict[str, int]],
+    *,
+    link: MeasureLink | None = None,
+    clinic: ClinicSettings | None = None,
+) -> Submitted:
     """Validate, score, store, evaluate alerts, audit and queue notices: all or nothing.
 
-    Sending the same link twice stores one response: the second call finds it completed and
-    reports the first submission as received.
+    Scoring and the alert rules run before the transaction, which then only writes: the link is
+    claimed with one conditional UPDATE, so sending the same link twice (even at the same
+    moment) stores one response, and the second sender hears that it was received.
     """
-    with transaction.atomic():
+    if link is None or link.token_hash != token_hash(token):
         link = _find(token)
-        link = (
-            MeasureLink.objects.select_for_update()
-            .select_related("client", "encounter__episode")
-            .get(pk=link.pk)
-        )
-        state = state_of(link)
-        if state == "completed":
-            return Submitted(link=link, repeated=True)
-        if state != "open":
-            raise LinkUnavailable(state)
-        now = timezone.now()
-        clinic = clinic_settings(link.organisation_id)
-        result = Submitted(link=link)
-        for instrument_id in link.instruments:
-            instrument = load_instrument(instrument_id)
-            given = answers.get(instrument_id, {})
-            missing = [i.link_id for i in instrument.items if i.scored and i.link_id not in given]
-            if missing:
-                raise MeasurementError(
-                    f"{len(missing)} question(s) of {instrument.title} have no answer"
-                )
-            scored = score(instrument, given)
-            response = Response.objects.create(
-                organisation_id=link.organisation_id,
-                client_id=link.client_id,
-                episode_id=link.encounter.episode_id,
-                encounter=link.encounter,
-                link=link,
-                instrument_id=instrument.id,
-                instrument_version=instrument.version,
-                timing=link.timing,
-                source=Source.LINK,
-                answers=dict(given),
-                total=scored.total,
-                band=scored.band or "",
-                complete=scored.complete,
-                flags=scored.flags,
-                submitted_at=now,
-            )
-            evaluate(response, instrument, scored, clinic)
-            result.responses.append(response)
-            result.risk = result.risk or any(f.startswith("risk:") for f in scored.flags)
-        MeasureLink.objects.filter(pk=link.pk).update(completed_at=now)
+    state = state_of(link)
+    if state == "completed":
+        return Submitted(link=link, repeated=True)
+    if state != "open":
+        raise LinkUnavailable(state)
+    now = timezone.now()
+    scored = [_scored(link, instrument_id, answers, now) for instrument_id in link.instruments]
+    clinic = clinic or clinic_settings(link.organisation_id)
+    findings = assess(link.encounter.episode_id, scored, clinic)
+    result = Submitted(
+        link=link,
+        responses=[s.response for s in scored],
+        risk=any(f.startswith("risk:") for s in scored for f in s.result.flags),
+    )
+    with transaction.atomic(), batch():
+        claimed = MeasureLink.objects.filter(
+            pk=link.pk, completed_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+        ).update(completed_at=now)
+        if not claimed:
+            return _lost_claim(link)
+        Response.objects.bulk_create(result.responses)
+        apply(findings)
         record(
             "response.submit",
             organisation_id=link.organisation_id,
@@ -254,3 +279,41 @@ def submit(token: str, answers: dict[str, dict[str, int]]) -> Submitted:
             detail={"instruments": list(link.instruments)},
         )
     return result
+
+
+def _scored(
+    link: MeasureLink, instrument_id: str, answers: dict[str, dict[str, int]], now: datetime
+) -> Scored:
+    instrument = load_instrument(instrument_id)
+    given = answers.get(instrument_id, {})
+    missing = [i.link_id for i in instrument.items if i.scored and i.link_id not in given]
+    if missing:
+        raise MeasurementError(f"{len(missing)} question(s) of {instrument.title} have no answer")
+    result = score(instrument, given)
+    response = Response(
+        organisation_id=link.organisation_id,
+        client_id=link.client_id,
+        episode_id=link.encounter.episode_id,
+        encounter=link.encounter,
+        link=link,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        timing=link.timing,
+        source=Source.LINK,
+        answers=dict(given),
+        total=result.total,
+        band=result.band or "",
+        complete=result.complete,
+        flags=result.flags,
+        submitted_at=now,
+    )
+    return Scored(response, instrument, result)
+
+
+def _lost_claim(link: MeasureLink) -> Submitted:
+    """Someone else's submission (or a new link) got there first."""
+    link.refresh_from_db()
+    state = state_of(link)
+    if state == "completed":
+        return Submitted(link=link, repeated=True)
+    raise LinkUnavailable(state)

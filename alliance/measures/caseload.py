@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db.models import (
-    Case,
     Count,
     F,
     IntegerField,
@@ -22,8 +22,8 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
-    When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from alliance.accounts.actor import Actor
@@ -43,12 +43,13 @@ SORTS = {
 }
 # Empty values sort last on both databases (PostgreSQL would put them first when descending).
 ORDER = {
-    "attention": [F("attention").asc(), F("display_name").asc()],
+    "attention": [F("attention").asc()],
     "name": [F("display_name").asc()],
     "last_measured": [F("last_measured").desc(nulls_last=True)],
     "next": [F("next_at").asc(nulls_last=True)],
     "sessions": [F("sessions").desc()],
 }
+
 OUTCOMES = ("phq9", "gad7")
 ALLIANCE = "alliance-session-check"
 NO_ALERT = 9  # sorts after every alert priority
@@ -67,6 +68,67 @@ def _scores(instrument_id: str, *, newest: bool, offset: int = 0) -> QuerySet[Re
     ).order_by(*order)[offset : offset + 1]
 
 
+def _figures(now: datetime) -> dict[str, Any]:
+    """Every figure of a caseload row, as subqueries on the client."""
+    return {**_lasting_figures(), "next_at": _next_session(now)}
+
+
+@cache
+def _lasting_figures() -> dict[str, Any]:
+    """The figures that do not depend on the time; built once, as building them costs more
+    than running them (Django resolves a copy of each expression for every query)."""
+    open_episode = Episode.objects.filter(client=OuterRef("pk")).exclude(phase=Phase.CLOSED)
+    figures: dict[str, Any] = {
+        "sessions": Count(
+            "encounters",
+            filter=Q(encounters__attendance=Attendance.ATTENDED)
+            & Q(encounters__episode__in=open_episode.values("pk")),
+        ),
+        "phase": Subquery(open_episode.values("phase")[:1]),
+        "planned": Subquery(open_episode.values("planned_sessions")[:1]),
+        "last_measured": _last_measured(),
+        "alert_priority": _alert_priority(),
+        "alliance_latest": Subquery(_scores(ALLIANCE, newest=True).values("total")),
+        "alliance_before": Subquery(_scores(ALLIANCE, newest=True, offset=1).values("total")),
+    }
+    for instrument_id in OUTCOMES:
+        newest = _scores(instrument_id, newest=True)
+        figures[f"{instrument_id}_latest"] = Subquery(newest.values("total"))
+        figures[f"{instrument_id}_band"] = Subquery(newest.values("band"))
+        figures[f"{instrument_id}_intake"] = Subquery(
+            _scores(instrument_id, newest=False).values("total")
+        )
+    return figures
+
+
+def _next_session(now: datetime) -> Min:
+    return Min(
+        "encounters__starts_at",
+        filter=Q(encounters__attendance=Attendance.SCHEDULED, encounters__starts_at__gte=now),
+    )
+
+
+def _last_measured() -> Subquery:
+    newest = Response.objects.filter(client=OuterRef("pk")).order_by("-submitted_at")
+    return Subquery(newest.values("submitted_at")[:1])
+
+
+def _alert_priority() -> Coalesce:
+    """The most urgent unresolved alert's priority; NO_ALERT sorts after them all."""
+    unresolved = Alert.objects.filter(client=OuterRef("pk")).exclude(status=Status.RESOLVED)
+    lowest = Subquery(
+        unresolved.order_by("priority").values("priority")[:1], output_field=IntegerField()
+    )
+    return Coalesce(lowest, Value(NO_ALERT))
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Client]
+    number: int
+    has_next: bool
+
+
 def caseload(
     actor: Actor,
     *,
@@ -74,58 +136,45 @@ def caseload(
     phase: str = "",
     query: str = "",
     attention_only: bool = False,
-) -> QuerySet[Client]:
+    page: int = 1,
+    size: int = 50,
+) -> Page:
+    """One page of the caseload in two queries, whatever its size.
+
+    The first finds the page's clients, computing only what its filters and order need; the
+    second computes every figure for those clients alone. No count: the page knows whether
+    another follows by asking for one row more.
+    """
     now = timezone.now()
-    open_episode = Episode.objects.filter(client=OuterRef("pk")).exclude(phase=Phase.CLOSED)
-    unresolved = Alert.objects.filter(client=OuterRef("pk")).exclude(status=Status.RESOLVED)
-    figures: dict[str, Any] = {
-        "sessions": Count(
-            "encounters",
-            filter=Q(encounters__attendance=Attendance.ATTENDED)
-            & Q(encounters__episode__in=open_episode.values("pk")),
-        ),
-        "next_at": Min(
-            "encounters__starts_at",
-            filter=Q(encounters__attendance=Attendance.SCHEDULED, encounters__starts_at__gte=now),
-        ),
-        "phase": Subquery(open_episode.values("phase")[:1]),
-        "planned": Subquery(open_episode.values("planned_sessions")[:1]),
-        "last_measured": Subquery(
-            Response.objects.filter(client=OuterRef("pk"))
-            .order_by("-submitted_at")
-            .values("submitted_at")[:1]
-        ),
-        "alert_priority": Subquery(
-            unresolved.order_by("priority").values("priority")[:1], output_field=IntegerField()
-        ),
-        "alliance_latest": Subquery(_scores(ALLIANCE, newest=True).values("total")),
-        "alliance_before": Subquery(_scores(ALLIANCE, newest=True, offset=1).values("total")),
-    }
-    for instrument_id in OUTCOMES:
-        figures[f"{instrument_id}_latest"] = Subquery(
-            _scores(instrument_id, newest=True).values("total")
-        )
-        figures[f"{instrument_id}_band"] = Subquery(
-            _scores(instrument_id, newest=True).values("band")
-        )
-        figures[f"{instrument_id}_intake"] = Subquery(
-            _scores(instrument_id, newest=False).values("total")
-        )
-    rows = list_clients(actor).annotate(**figures)
-    rows = rows.annotate(
-        attention=Case(
-            When(alert_priority__isnull=False, then=F("alert_priority")),
-            default=Value(NO_ALERT),
-            output_field=IntegerField(),
-        )
-    )
+    keys: dict[str, Any] = {"attention": _alert_priority()}
     if phase:
-        rows = rows.filter(**{"phase": phase})  # an annotation: the type checker cannot see it
+        open_episode = Episode.objects.filter(client=OuterRef("pk")).exclude(phase=Phase.CLOSED)
+        keys["phase"] = Subquery(open_episode.values("phase")[:1])
+    if sort == "last_measured":
+        keys["last_measured"] = _last_measured()
+    elif sort == "next":
+        keys["next_at"] = _next_session(now)
+    elif sort == "sessions":
+        keys["sessions"] = _figures(now)["sessions"]
+    found = list_clients(actor).annotate(**keys)
+    if phase:
+        found = found.filter(**{"phase": phase})  # an annotation: the type checker cannot see it
     if query:
-        rows = rows.filter(Q(display_name__icontains=query) | Q(record_number__icontains=query))
+        found = found.filter(Q(display_name__icontains=query) | Q(record_number__icontains=query))
     if attention_only:
-        rows = rows.filter(**{"alert_priority__isnull": False})
-    return rows.order_by(*ORDER[sort], "display_name", "pk")
+        found = found.filter(**{"attention__lt": NO_ALERT})
+    start = (page - 1) * size
+    ids = list(
+        found.order_by(*ORDER[sort], "display_name", "pk").values_list("pk", flat=True)[
+            start : start + size + 1
+        ]
+    )
+    shown = ids[:size]
+    rows = {
+        c.pk: c
+        for c in Client.objects.visible_to(actor).filter(pk__in=shown).annotate(**_figures(now))
+    }
+    return Page([rows[pk] for pk in shown if pk in rows], page, len(ids) > size)
 
 
 @dataclass(frozen=True)
@@ -135,6 +184,14 @@ class Change:
     band: str
     change: int | None
     verdict: str  # "improved", "deteriorated", "no reliable change", ""
+
+    @property
+    def change_text(self) -> str:
+        return f"{self.change:+d}" if self.change is not None else ""
+
+    @property
+    def verdict_class(self) -> str:
+        return self.verdict.replace(" ", "-")
 
 
 def changes(row: Client) -> list[Change]:
@@ -183,5 +240,50 @@ def alert_kinds(clients: list[Client]) -> dict[int, list[Alert]]:
     return found
 
 
-def last_measured(row: Client) -> datetime | None:
-    return getattr(row, "last_measured", None)
+@dataclass(frozen=True)
+class Row:
+    """One caseload line, its text ready for the page (rendering is the page's main cost)."""
+
+    pk: int
+    name: str
+    record: str
+    alerts: list[Alert]
+    scores: list[Change]
+    alliance: str
+    phase: str
+    phase_label: str
+    sessions: str
+    last_measured: str
+    next_at: str
+
+
+PHASE_LABELS = dict(Phase.choices)
+
+
+def rows_for_display(clients: list[Client]) -> list[Row]:
+    alerts = alert_kinds(clients)
+    rows = []
+    for c in clients:
+        phase = getattr(c, "phase", None) or ""
+        planned = getattr(c, "planned", None)
+        sessions = getattr(c, "sessions", 0)
+        rows.append(
+            Row(
+                pk=c.pk,
+                name=c.display_name,
+                record=c.record_number,
+                alerts=alerts[c.pk],
+                scores=changes(c),
+                alliance=alliance_trend(c),
+                phase=phase,
+                phase_label=PHASE_LABELS.get(phase, ""),
+                sessions=f"{sessions} of {planned}" if planned else str(sessions),
+                last_measured=_day(getattr(c, "last_measured", None), "%-d %b %Y"),
+                next_at=_day(getattr(c, "next_at", None), "%a %-d %b, %H:%M"),
+            )
+        )
+    return rows
+
+
+def _day(moment: datetime | None, pattern: str) -> str:
+    return timezone.localtime(moment).strftime(pattern) if moment else ""

@@ -8,10 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from alliance.accounts.models import clinic_settings
-from alliance.measurement import MeasurementError
 from alliance.measures import actions
-from alliance.measures.forms import AnswersForm
+from alliance.measures.forms import AnswersForm, complete_answers
 
 STATE_STATUS = {"unknown": 404, "expired": 410, "replaced": 410, "completed": 200}
 
@@ -20,26 +18,31 @@ STATE_STATUS = {"unknown": 404, "expired": 410, "replaced": 410, "completed": 20
 @require_http_methods(["GET", "POST"])
 def measure_link(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        link = actions.open_link(token)
+        # Opening the page is audited; sending it is audited by the submission itself.
+        link = actions.open_link(token) if request.method == "GET" else actions.peek(token)
+        if request.method == "POST" and actions.state_of(link) != "open":
+            raise actions.LinkUnavailable(actions.state_of(link))
     except actions.LinkUnavailable as exc:
         if exc.state == "completed" and request.method == "POST":
             return _thanks(request, None, repeated=True)
         return _unavailable(request, exc.state)
-    organisation = link.organisation
-    crisis = clinic_settings(link.organisation_id).crisis_contacts
-    form = AnswersForm(list(link.instruments), request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            submitted = actions.submit(token, form.answers())
-        except actions.LinkUnavailable as exc:
-            return _unavailable(request, exc.state)
-        except MeasurementError as exc:
-            form.add_error(None, f"Something in the answers could not be used: {exc}.")
-        else:
+    clinic = actions.settings_of(link)
+    crisis = clinic.crisis_contacts
+    if request.method == "POST":
+        # The common case, every answer given and valid, skips building the form.
+        answers = complete_answers(link.instruments, request.POST)
+        if answers is not None:
+            try:
+                submitted = actions.submit(token, answers, link=link, clinic=clinic)
+            except actions.LinkUnavailable as exc:
+                return _unavailable(request, exc.state)
             return _thanks(request, submitted, repeated=submitted.repeated, crisis=crisis)
+    form = AnswersForm(list(link.instruments), request.POST or None)
+    if form.is_bound:
+        form.is_valid()  # to show every problem next to its question
     context = {
         "form": form,
-        "organisation": organisation,
+        "organisation": link.organisation,
         "timing": link.timing,
         "crisis": crisis,
         "show_crisis": form.endorsed_risk(),

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
+from urllib.parse import urlencode
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from alliance.accounts.actor import Actor
 from alliance.clients.models import Phase
-from alliance.measures.caseload import SORTS, alert_kinds, alliance_trend, caseload, changes
+from alliance.measures.caseload import SORTS, caseload, rows_for_display
+from alliance.measures.caseload_html import tbody
 from alliance.web.decorators import member_view
 
 PAGE_SIZE = 50
@@ -28,21 +30,26 @@ def home(request: HttpRequest, actor: Actor) -> HttpResponse:
         phase = ""
     query = request.GET.get("q", "").strip()[:60]
     attention = request.GET.get("attention") == "1"
-    rows = caseload(actor, sort=sort, phase=phase, query=query, attention_only=attention)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    clients = list(page.object_list)
-    alerts = alert_kinds(clients)
+    number = request.GET.get("page", "1")
+    page_number = min(int(number), 10_000) if number.isascii() and number.isdigit() else 1
+    page = caseload(
+        actor,
+        sort=sort,
+        phase=phase,
+        query=query,
+        attention_only=attention,
+        page=max(page_number, 1),
+        size=PAGE_SIZE,
+    )
+    filters = {"sort": sort, "phase": phase, "q": query}
+    if attention:
+        filters["attention"] = "1"
     context = {
+        "rows": page.rows,
+        "tbody": tbody(rows_for_display(page.rows)),
         "page": page,
-        "rows": [
-            {
-                "client": c,
-                "changes": changes(c),
-                "alliance": alliance_trend(c),
-                "alerts": alerts[c.pk],
-            }
-            for c in clients
-        ],
+        "previous_url": f"?{urlencode(filters | {'page': page.number - 1})}",
+        "next_url": f"?{urlencode(filters | {'page': page.number + 1})}",
         "attention": attention,
         "sort": sort,
         "sorts": SORTS,

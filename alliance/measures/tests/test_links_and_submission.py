@@ -80,6 +80,11 @@ def test_a_complete_submission_stores_scores_alerts_audit_and_notices_together(f
     alert = Alert.objects.get(client=world.own_client)
     assert (alert.kind, alert.status) == (Kind.RISK, Status.OPEN)
     assert "answered 2" in alert.reason
+    # The notice is queued in the same transaction; the worker writes and sends the email.
+    from alliance.alerts.tasks import notify_care_team
+
+    assert not Message.objects.exists()
+    notify_care_team.call(alert.pk)
     assert Message.objects.filter(to="lead@clinic.invalid", kind="alert.risk").count() == 1
     assert world.own_client.display_name not in Message.objects.get().body
     logged = set(AuditEntry.objects.values_list("action", flat=True))
@@ -160,7 +165,7 @@ def test_nothing_is_half_written_when_a_step_fails(fresh, client, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("alert evaluation failed")
 
-    monkeypatch.setattr(actions, "evaluate", broken)
+    monkeypatch.setattr(actions, "apply", broken)  # fails after the responses are written
     with pytest.raises(RuntimeError):
         actions.submit(
             token,
