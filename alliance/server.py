@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
@@ -9,6 +10,25 @@ from typing import Any
 from django.core.management import call_command
 from django.db import connections
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+LINK_PATH = re.compile(r"/m/[^/\s?]+")
+
+
+def redact(text: str) -> str:
+    """A client's link token opens their questions: it never goes into a log."""
+    return LINK_PATH.sub("/m/[token]", text)
+
+
+class RedactingLogger(Logger):
+    """Gunicorn's access log, without link tokens."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        found: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "q"):
+            if isinstance(found.get(key), str):
+                found[key] = redact(found[key])
+        return found
 
 
 class AllianceServer(BaseApplication):
@@ -48,6 +68,7 @@ def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
         "accesslog": "-",
         # URLs carry no client data (only ids and opaque tokens), so the access log may keep them.
         "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        "logger_class": RedactingLogger,
         "preload_app": True,
         # No shared control socket under the home folder: two instances would fight over it.
         "control_socket_disable": True,

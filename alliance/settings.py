@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "alliance.web.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "alliance.web.middleware.RejectNulMiddleware",
+    "alliance.web.middleware.AuditBatchMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

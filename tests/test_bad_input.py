@@ -172,3 +172,22 @@ def test_removing_someone_twice_says_so_kindly(world):
     again = http.post(url, follow=True)
     assert again.status_code == 200
     assert "already left the care team" in again.content.decode()
+
+
+def test_a_nul_in_a_fhir_body_is_a_400_json(world):
+    response = signed_in(world.clinician).post(
+        "/api/fhir/QuestionnaireResponse",
+        '{"resourceType": "QuestionnaireResponse", "id": "a\\u0000"}',
+        content_type="application/fhir+json",
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+
+
+def test_an_oversized_api_body_is_a_413_json(world, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = signed_in(world.clinician).post(
+        "/api/fhir/QuestionnaireResponse", "x" * 5000, content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request is too large."}

@@ -54,3 +54,11 @@ def test_a_post_without_a_csrf_token_is_refused(world):
     http.force_login(world.clinician.user)
     url = reverse("episode_open", args=[world.own_client.pk])
     assert http.post(url, {"opened_on": "2026-01-01"}).status_code == 403
+
+
+def test_link_tokens_never_reach_the_access_log():
+    from alliance.server import redact
+
+    line = '127.0.0.1 "POST /m/Abc-_123xyz/ HTTP/1.1" 200'
+    assert redact(line) == '127.0.0.1 "POST /m/[token]/ HTTP/1.1" 200'
+    assert redact("/clients/3/") == "/clients/3/"

@@ -14,7 +14,6 @@ from alliance.accounts.models import Membership, User
 class Actor:
     user: User
     membership: Membership
-    team_ids: tuple[int, ...] = ()  # unused: visibility follows team membership in the query
 
     @property
     def organisation_id(self) -> int:

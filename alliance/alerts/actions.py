@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -13,7 +14,7 @@ from alliance.accounts.actor import Actor
 from alliance.accounts.models import ClinicSettings
 from alliance.alerts import rules
 from alliance.alerts.checklist import CHECKLIST_KEYS
-from alliance.alerts.models import PRIORITY, Alert, Kind, Status
+from alliance.alerts.models import PRIORITY, Alert, AlertQuerySet, Kind, Status
 from alliance.audit.log import record
 from alliance.audit.models import Outcome
 from alliance.clients.access import MAX_ID, visible_clients
@@ -26,9 +27,32 @@ from alliance.notify.outbox import queue_email
 ALLIANCE_CHECK = "alliance-session-check"
 
 
+def visible_alerts(actor: Actor) -> AlertQuerySet:
+    """The alerts of the clients this actor may see; the one definition of who sees an alert."""
+    return Alert.objects.filter(client__in=visible_clients(actor))
+
+
+def open_risk_alerts(actor: Actor, limit: int = 5) -> list[dict[str, Any]]:
+    """Risk alerts nobody has acknowledged, for the banner on every page (audited when shown)."""
+    rows = [
+        dict(row)
+        for row in visible_alerts(actor)
+        .filter(kind=Kind.RISK, status=Status.OPEN)
+        .values("pk", "client_id", "client__display_name")[:limit]
+    ]
+    if rows:
+        record(
+            "alert.banner",
+            actor=actor,
+            object_type="alert",
+            detail={"alerts": [r["pk"] for r in rows]},
+        )
+    return rows
+
+
 def access_alert(actor: Actor, alert_id: int, *, action: str = "alert.view") -> Alert:
     alert = (
-        Alert.objects.filter(client__in=visible_clients(actor))
+        visible_alerts(actor)
         .select_related("client")
         .filter(pk=alert_id if 0 < alert_id <= MAX_ID else 0)
         .first()

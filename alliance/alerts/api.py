@@ -9,7 +9,6 @@ from alliance.alerts import actions
 from alliance.alerts.models import Alert
 from alliance.alerts.schemas import AcknowledgeIn, AlertFilter, AlertOut, AlertPage, ResolveIn
 from alliance.audit.log import record
-from alliance.clients.access import visible_clients
 from alliance.clients.schemas import ErrorOut
 from alliance.web.api_util import actor_of
 
@@ -25,7 +24,7 @@ CHANGED = {200: AlertOut, 400: ErrorOut, **NOT_FOUND}
 )
 def alerts(request: HttpRequest, query: Query[AlertFilter]) -> AlertPage:
     actor = actor_of(request)
-    rows = Alert.objects.filter(client__in=visible_clients(actor))
+    rows = actions.visible_alerts(actor)
     if query.status:
         rows = rows.filter(status=query.status)
     record("alert.list", actor=actor, object_type="alert", detail={"status": query.status or ""})

@@ -4,8 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from alliance.alerts.models import Alert, Kind, Status
-from alliance.clients.access import visible_clients
+from alliance.alerts.actions import open_risk_alerts
 
 
 def risk_banner(request: HttpRequest) -> dict[str, Any]:
@@ -13,9 +12,4 @@ def risk_banner(request: HttpRequest) -> dict[str, Any]:
     actor = getattr(request, "actor", None)
     if actor is None or not actor.membership.is_clinical:
         return {}
-    alerts = list(
-        Alert.objects.filter(
-            client__in=visible_clients(actor), kind=Kind.RISK, status=Status.OPEN
-        ).values("pk", "client__display_name")[:5]
-    )
-    return {"open_risk_alerts": alerts}
+    return {"open_risk_alerts": open_risk_alerts(actor)}

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from alliance.accounts.models import User
 
 GENESIS = "0" * 64
-_pending: ContextVar[list[AuditEntry] | None] = ContextVar("audit_pending", default=None)
+_pending: ContextVar[_Batch | None] = ContextVar("audit_pending", default=None)
 SYSTEM_CHAIN = 0
 
 
@@ -81,31 +82,48 @@ def record(
         detail=detail or {},
     )
     pending = _pending.get()
-    if pending is not None:
-        pending.append(entry)
+    if pending is not None and pending.depth == _depth():
+        pending.entries.append(entry)
     else:
+        # Inside a transaction the batch did not open, the entry belongs to that transaction.
         _append([entry])
     return entry
+
+
+@dataclass
+class _Batch:
+    depth: int  # how many atomic blocks were open when the batch began
+    entries: list[AuditEntry] = field(default_factory=list)
+
+
+def _depth() -> int:
+    return len(transaction.get_connection().atomic_blocks)
 
 
 @contextmanager
 def batch() -> Iterator[None]:
     """Collect the entries written inside, and append them together as the block ends.
 
-    Use it inside `transaction.atomic()`: the chain's head is then locked only for the last
-    moment of the transaction instead of from its first audited step, so concurrent
-    submissions of one clinic wait for each other as briefly as possible.
+    Inside `transaction.atomic()`, the chain's head is then locked only for the last moment of
+    the transaction instead of from its first audited step, so concurrent submissions of one
+    clinic wait for each other as briefly as possible. Around a whole request (see
+    AuditBatchMiddleware), the reads of one page are written in one short transaction, before
+    the response leaves: if that write fails, the request fails. An entry recorded inside an
+    inner transaction is still written in that transaction, with the change it records.
     """
-    if _pending.get() is not None:
-        yield  # an outer batch appends them
+    outer = _pending.get()
+    if outer is not None and outer.depth == _depth():
+        yield  # the outer batch, at this same level, appends them
         return
-    token = _pending.set([])
+    token = _pending.set(_Batch(depth=_depth()))
     try:
         yield
-        entries = _pending.get() or []
+        pending = _pending.get()
+        entries = pending.entries if pending else []
     finally:
         _pending.reset(token)
-    _append(entries)
+    if entries:
+        _append(entries)
 
 
 def _append(entries: list[AuditEntry]) -> None:

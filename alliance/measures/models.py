@@ -98,6 +98,12 @@ class Response(models.Model):
                 condition=Q(link__isnull=False),
                 name="one_response_per_link_instrument",
             ),
+            # A resource another system posts twice is stored once.
+            models.UniqueConstraint(
+                fields=["client", "external_id"],
+                condition=Q(source="fhir"),
+                name="one_response_per_fhir_resource",
+            ),
         ]
         indexes = [models.Index(fields=["client", "instrument_id", "submitted_at"])]
         ordering = ["submitted_at", "pk"]

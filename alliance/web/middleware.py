@@ -5,10 +5,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from alliance.audit.context import request_id
+from alliance.audit.log import batch
 
 # No other origin, ever: scripts, styles, images, fonts and forms come from us alone.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -72,9 +74,13 @@ def _has_nul(request: HttpRequest) -> bool:
         return False
     body = request.body
     kind = request.content_type or ""
-    encoded = {"application/x-www-form-urlencoded": b"%00", "application/json": b"\\u0000"}
-    marker = encoded.get(kind)
-    return b"\x00" in body or (marker is not None and marker in body)
+    if kind == "application/x-www-form-urlencoded":
+        marker = b"%00"
+    elif kind.endswith("json"):  # application/json, application/fhir+json
+        marker = b"\\u0000"
+    else:
+        marker = b"\x00"
+    return b"\x00" in body or marker in body
 
 
 class RejectNulMiddleware:
@@ -84,9 +90,28 @@ class RejectNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _has_nul(request):
-            message = "The request contains a NUL character, which is never valid input."
-            if _is_api(request):
-                return JsonResponse({"detail": message}, status=400)
-            return HttpResponseBadRequest(message, content_type="text/plain")
+        try:
+            has_nul = _has_nul(request)
+        except RequestDataTooBig:
+            return _refuse(request, "The request is too large.", status=413)
+        if has_nul:
+            return _refuse(request, "The request contains a NUL character, never valid input.")
         return self.get_response(request)
+
+
+def _refuse(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"detail": message}, status=status)
+    return HttpResponse(message, content_type="text/plain; charset=utf-8", status=status)
+
+
+class AuditBatchMiddleware:
+    """The audit entries of a request's reads are written together, in one short transaction,
+    before its response leaves (entries of a change are written inside its own transaction)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with batch():
+            return self.get_response(request)

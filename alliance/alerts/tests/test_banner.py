@@ -1,0 +1,33 @@
+"""The risk banner: on every page of the care team until acknowledged, and its reading audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from alliance.alerts.actions import do_acknowledge
+from alliance.audit.models import AuditEntry
+from conftest import signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_care_team_sees_the_banner_and_its_showing_is_audited(world):
+    body = signed_in(world.clinician).get(reverse("pending_links")).content.decode()
+    assert "Risk alert waiting" in body
+    assert world.own_client.display_name in body
+    entry = AuditEntry.objects.filter(action="alert.banner").latest("pk")
+    assert entry.actor_id == world.clinician.user_id
+    assert entry.detail == {"alerts": [world.own_alert.pk]}
+
+
+def test_nobody_else_sees_it(world):
+    body = signed_in(world.coordinator).get(reverse("pending_links")).content.decode()
+    assert world.other_team_client.display_name not in body  # not the coordinator's team
+    assert world.other_org_client.display_name not in body
+
+
+def test_acknowledging_clears_it(world):
+    do_acknowledge(world.actor(world.clinician), world.own_alert.pk, version=1)
+    body = signed_in(world.clinician).get(reverse("pending_links")).content.decode()
+    assert "Risk alert waiting" not in body
