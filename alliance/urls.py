@@ -60,6 +60,11 @@ urlpatterns = [
         name="link_create",
     ),
     path("measures/pending/", measure_views.pending, name="pending_links"),
+    path(
+        "clients/<int:client_id>/episodes/<int:episode_id>/plan/",
+        measure_views.plan_edit,
+        name="plan_edit",
+    ),
     path("alerts/<int:alert_id>/", alert_views.alert_page, name="alert"),
     path(
         "alerts/<int:alert_id>/acknowledge/",

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -78,6 +78,8 @@ class Findings:
     """What the rules say about new responses; `apply` writes it."""
 
     signals: list[tuple[rules.Signal, Response]] = field(default_factory=list)
+    # The episode's unresolved alerts by kind, read with the signals.
+    open_ids: dict[str, int] = field(default_factory=dict)
     # Resolved ruptures waiting for the next rating, with the rating that answers them.
     follow_ups: list[tuple[Alert, int]] = field(default_factory=list)
 
@@ -116,10 +118,13 @@ def assess(
         else:
             signals = rules.change_signals(item.instrument, totals, thresholds)
         findings.signals += [(signal, item.response) for signal in signals]
+    if findings.signals:
+        unresolved = Alert.objects.filter(episode_id=episode_id).unresolved()
+        findings.open_ids = dict(unresolved.values_list("kind", "pk"))
     return findings
 
 
-def apply(findings: Findings) -> list[Alert]:
+def apply(findings: Findings) -> None:
     """Write what `assess` found, in the caller's transaction (responses already saved)."""
     for alert, latest in findings.follow_ups:
         before = alert.facts.get("latest")
@@ -127,15 +132,16 @@ def apply(findings: Findings) -> list[Alert]:
         Alert.objects.filter(pk=alert.pk, follow_up="").update(
             follow_up=f"Next alliance check after the repair: {latest}/40{change}"
         )
-    return [_open_or_refresh(response, signal) for signal, response in findings.signals]
+    for signal, response in findings.signals:
+        _open_or_refresh(response, signal, findings.open_ids)
 
 
 def evaluate(
     response: Response, instrument: Instrument, result: ScoreResult, clinic: ClinicSettings
-) -> list[Alert]:
+) -> None:
     """Open or refresh the alerts a stored response calls for, in the caller's transaction."""
     scored = [Scored(response, instrument, result)]
-    return apply(assess(response.episode_id, scored, clinic, stored_pk=response.pk))
+    apply(assess(response.episode_id, scored, clinic, stored_pk=response.pk))
 
 
 def _earlier_totals(
@@ -164,47 +170,51 @@ def _awaiting_follow_up(episode_id: int) -> list[Alert]:
     )
 
 
-def _open_or_refresh(response: Response, signal: rules.Signal) -> Alert:
-    now = timezone.now()
-    existing = (
-        Alert.objects.select_for_update()
-        .filter(episode_id=response.episode_id, kind=signal.kind)
-        .unresolved()
-        .first()
-    )
+def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[str, int]) -> None:
+    """A new signal of a kind already unresolved updates that alert (a new risk answer re-opens
+    it); otherwise a new alert opens. `open_ids` was read before the transaction began."""
+    existing = open_ids.get(signal.kind)
     if existing is not None:
-        # A new signal of the same kind updates the open alert; a new risk answer re-opens it.
-        status = Status.OPEN if signal.kind == Kind.RISK else existing.status
-        Alert.objects.filter(pk=existing.pk).update(
-            reason=signal.reason,
-            facts=signal.facts,
-            response=response,
-            status=status,
-            version=F("version") + 1,
-        )
-        record(
-            "alert.refresh",
-            organisation_id=response.organisation_id,
-            client_id=response.client_id,
-            object_type="alert",
-            object_id=existing.pk,
-            detail={"kind": signal.kind},
-        )
+        changes: dict[str, Any] = {
+            "reason": signal.reason,
+            "facts": signal.facts,
+            "response": response,
+            "version": F("version") + 1,
+        }
         if signal.kind == Kind.RISK:
-            _notify_care_team(existing.pk)
-        existing.refresh_from_db()
-        return existing
-    alert = Alert.objects.create(
-        organisation_id=response.organisation_id,
-        client_id=response.client_id,
-        episode_id=response.episode_id,
-        response=response,
-        kind=signal.kind,
-        priority=PRIORITY[Kind(signal.kind)],
-        reason=signal.reason,
-        facts=signal.facts,
-        opened_at=now,
-    )
+            changes["status"] = Status.OPEN
+        # Only if nobody resolved it meanwhile; a resolved one makes way for a new alert.
+        if Alert.objects.filter(pk=existing).unresolved().update(**changes):
+            record(
+                "alert.refresh",
+                organisation_id=response.organisation_id,
+                client_id=response.client_id,
+                object_type="alert",
+                object_id=existing,
+                detail={"kind": signal.kind},
+            )
+            if signal.kind == Kind.RISK:
+                _notify_care_team(existing)
+            return
+    try:
+        with transaction.atomic():  # a concurrent submission may have opened it a moment ago
+            alert = Alert.objects.create(
+                organisation_id=response.organisation_id,
+                client_id=response.client_id,
+                episode_id=response.episode_id,
+                response=response,
+                kind=signal.kind,
+                priority=PRIORITY[Kind(signal.kind)],
+                reason=signal.reason,
+                facts=signal.facts,
+                opened_at=timezone.now(),
+            )
+    except IntegrityError:
+        current = Alert.objects.filter(
+            episode_id=response.episode_id, kind=signal.kind
+        ).unresolved()
+        _open_or_refresh(response, signal, {signal.kind: current.values_list("pk", flat=True)[0]})
+        return
     record(
         "alert.open",
         organisation_id=response.organisation_id,
@@ -214,7 +224,6 @@ def _open_or_refresh(response: Response, signal: rules.Signal) -> Alert:
         detail={"kind": signal.kind},
     )
     _notify_care_team(alert.pk)
-    return alert
 
 
 def _notify_care_team(alert_id: int) -> None:

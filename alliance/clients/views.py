@@ -22,7 +22,9 @@ from alliance.clients.forms import (
     EpisodeForm,
 )
 from alliance.clients.models import Attendance, Client, Phase
+from alliance.measures.models import Schedule, Timing
 from alliance.measures.summary import episode_series
+from alliance.measures.views import plan_rows
 from alliance.web.decorators import clinical_view
 
 
@@ -75,6 +77,9 @@ def _render_client(
         "close_form": CloseEpisodeForm(initial={"version": current.version}) if current else None,
         "encounter_form": EncounterForm(),
         "attendance_choices": Attendance.choices,
+        "plan": plan_rows(current) if current else [],
+        "timings": Timing.choices,
+        "schedules": Schedule.choices,
         "me": actor.membership.pk,
     }
     context.update(forms)

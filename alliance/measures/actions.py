@@ -14,12 +14,12 @@ from alliance.accounts.actor import Actor
 from alliance.accounts.models import ClinicSettings, clinic_settings
 from alliance.alerts.actions import Scored, apply, assess
 from alliance.audit.log import batch, record
-from alliance.clients.access import access_encounter
+from alliance.clients.access import access_encounter, access_episode
 from alliance.clients.errors import ActionError, audit_refusals
 from alliance.clients.models import Encounter, Phase
 from alliance.measurement import MeasurementError, load_instrument, score
-from alliance.measures.models import MeasureLink, Response, Source, Timing
-from alliance.measures.plan import instruments_due
+from alliance.measures.models import MeasureLink, PlanItem, Response, Schedule, Source, Timing
+from alliance.measures.plan import PlanEntry, instruments_due
 from alliance.measures.tokens import looks_like_token, new_token, token_hash
 from alliance.notify.outbox import queue_email
 
@@ -317,3 +317,51 @@ def _lost_claim(link: MeasureLink) -> Submitted:
     if state == "completed":
         return Submitted(link=link, repeated=True)
     raise LinkUnavailable(state)
+
+
+PLANNABLE = ("phq9", "gad7", "phq2", "gad2", "alliance-session-check", "alliance-goal-progress")
+
+
+@audit_refusals("plan.change")
+def do_set_plan(
+    actor: Actor, episode_id: int, entries: list[PlanEntry], *, client_id: int | None = None
+) -> list[PlanEntry]:
+    """Replace the episode's measurement plan; at least one instrument stays in it."""
+    if not entries:
+        raise ActionError("Keep at least one measure in the plan.")
+    for entry in entries:
+        if entry.instrument_id not in PLANNABLE or entry.timing not in Timing.values:
+            raise ActionError("Choose measures and timings from the lists.")
+        if entry.schedule not in Schedule.values:
+            raise ActionError("Choose when each measure is asked.")
+        if entry.schedule == Schedule.EVERY_NTH and not (
+            entry.every_n and 2 <= entry.every_n <= 20
+        ):
+            raise ActionError("Every Nth session needs N between 2 and 20.")
+    if len({(e.instrument_id, e.timing) for e in entries}) != len(entries):
+        raise ActionError("Each measure appears once before and once after the session at most.")
+    with transaction.atomic():
+        episode = access_episode(actor, episode_id, action="plan.change", client_id=client_id)
+        if episode.phase == Phase.CLOSED:
+            raise ActionError("This episode is closed.")
+        PlanItem.objects.filter(episode=episode).delete()
+        PlanItem.objects.bulk_create(
+            PlanItem(
+                organisation_id=episode.organisation_id,
+                episode=episode,
+                instrument_id=e.instrument_id,
+                timing=e.timing,
+                schedule=e.schedule,
+                every_n=e.every_n if e.schedule == Schedule.EVERY_NTH else None,
+            )
+            for e in entries
+        )
+        record(
+            "plan.change",
+            actor=actor,
+            client_id=episode.client_id,
+            object_type="episode",
+            object_id=episode.pk,
+            detail={"plan": [[e.instrument_id, e.timing, e.schedule, e.every_n] for e in entries]},
+        )
+    return entries

@@ -16,10 +16,11 @@ from alliance.accounts.actor import Actor
 from alliance.alerts.rules import short_name
 from alliance.clients.access import access_encounter, list_clients
 from alliance.clients.errors import ActionError
+from alliance.clients.models import Episode
 from alliance.measurement import load_instrument
 from alliance.measures import actions
-from alliance.measures.models import MeasureLink, Timing
-from alliance.measures.plan import instruments_due, plan_for, session_number
+from alliance.measures.models import MeasureLink, Schedule, Timing
+from alliance.measures.plan import PlanEntry, instruments_due, plan_for, session_number
 from alliance.web.decorators import clinical_view
 
 PENDING_DAYS = 30
@@ -99,3 +100,47 @@ def pending(request: HttpRequest, actor: Actor) -> HttpResponse:
     now = timezone.now()
     items = [(link, "expired" if link.expires_at <= now else "open") for link in rows[:200]]
     return render(request, "measures/pending.html", {"items": items, "days": PENDING_DAYS})
+
+
+@clinical_view
+@require_POST
+def plan_edit(request: HttpRequest, actor: Actor, client_id: int, episode_id: int) -> HttpResponse:
+    """The plan form sends, per measure: when (not asked / before / after), how often, and N."""
+    entries = []
+    for instrument_id in actions.PLANNABLE:
+        timing = request.POST.get(f"{instrument_id}-timing", "")
+        if not timing:
+            continue
+        every = request.POST.get(f"{instrument_id}-every", "")
+        entries.append(
+            PlanEntry(
+                instrument_id,
+                timing,
+                request.POST.get(f"{instrument_id}-schedule", ""),
+                int(every) if every.isascii() and every.isdigit() and len(every) < 4 else None,
+            )
+        )
+    try:
+        actions.do_set_plan(actor, episode_id, entries, client_id=client_id)
+        messages.success(request, "Measurement plan saved; new links follow it.")
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    return HttpResponseRedirect(reverse("client", args=[client_id]))
+
+
+def plan_rows(episode: Episode) -> list[dict[str, object]]:
+    """One row per measure that can be planned, with its current setting."""
+    current = {entry.instrument_id: entry for entry in plan_for(episode)}
+    rows: list[dict[str, object]] = []
+    for instrument_id in actions.PLANNABLE:
+        entry = current.get(instrument_id)
+        rows.append(
+            {
+                "id": instrument_id,
+                "name": names([instrument_id]),
+                "timing": entry.timing if entry else "",
+                "schedule": entry.schedule if entry else Schedule.EVERY,
+                "every_n": entry.every_n if entry and entry.every_n else "",
+            }
+        )
+    return rows
