@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -304,6 +305,30 @@ def committed_db(transactional_db: None) -> Iterator[None]:
 @pytest.fixture
 def live_world(committed_db: None, live_server: object) -> World:
     return build_world()
+
+
+@pytest.fixture
+def open_page(browser: Any, live_server: Any) -> Iterator[Any]:
+    """Opens pages in fresh browser contexts, noting any request to another origin."""
+    contexts = []
+
+    def open_page(**options: Any) -> tuple[Any, list[str]]:
+        context = browser.new_context(**(options or {"viewport": {"width": 1280, "height": 900}}))
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        foreign: list[str] = []
+        page.on(
+            "request",
+            lambda r: (
+                None if r.url.startswith((live_server.url, "data:")) else foreign.append(r.url)
+            ),
+        )
+        return page, foreign
+
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture

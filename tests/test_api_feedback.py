@@ -17,8 +17,8 @@ from alliance.alerts.models import Alert, Kind, Status
 from alliance.audit.models import AuditEntry, Outcome
 from alliance.clients.models import Phase
 from alliance.measures.models import MeasureLink, Response, Source
-from alliance.measures.tokens import token_hash
 from alliance.notify.models import Message
+from alliance.opaque import token_hash
 from conftest import World, signed_in
 from tests.test_permission_matrix import fhir_phq9
 

@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alliance.accounts.models import ApiToken, Membership
-from alliance.accounts.tokens import MAX_ACTIVE_TOKENS, do_create_token, token_hash
+from alliance.accounts.tokens import MAX_ACTIVE_TOKENS, do_create_token
 from alliance.alerts.models import Alert, Status
 from alliance.audit.models import AuditEntry, Outcome
 from alliance.measures.models import MeasureLink, Response
+from alliance.opaque import token_hash
 from conftest import World, signed_in
 from tests.test_permission_matrix import fhir_phq9
 

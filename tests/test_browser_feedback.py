@@ -6,7 +6,6 @@ tests/vendor/axe-core, never fetched); serious and critical violations fail the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,30 +65,6 @@ class Axe:
 
     def assert_clean(self) -> None:
         assert not self.found, "axe found serious/critical violations:\n" + "\n".join(self.found)
-
-
-@pytest.fixture
-def open_page(browser: Any, live_server: Any) -> Iterator[Any]:
-    """Opens pages in fresh browser contexts, noting any request to another origin."""
-    contexts = []
-
-    def open_page(**options: Any) -> tuple[Any, list[str]]:
-        context = browser.new_context(**(options or DESKTOP))
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        foreign: list[str] = []
-        page.on(
-            "request",
-            lambda r: (
-                None if r.url.startswith((live_server.url, "data:")) else foreign.append(r.url)
-            ),
-        )
-        return page, foreign
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def _sign_in(page: Any, live_server: Any, username: str) -> None:

@@ -10,7 +10,6 @@ from conftest import ADMIN_TOTP_SECRET, PASSWORD
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
 def open_page(browser, live_server):
     """Opens pages in fresh browser contexts, noting any request to another origin."""
     contexts = []

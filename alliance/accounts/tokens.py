@@ -7,8 +7,6 @@ membership or user is deactivated.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from django.db import transaction
@@ -18,8 +16,8 @@ from django.utils import timezone
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import ApiToken
 from alliance.audit.log import record
+from alliance.opaque import looks_like_token, new_token, token_hash
 
-TOKEN_BYTES = 32  # 256 bits
 PREFIX_LENGTH = 8
 USE_WRITE_INTERVAL = timedelta(minutes=1)  # last_used_at is written at most once a minute
 MAX_ACTIVE_TOKENS = 20  # per membership: a program each, not one per request
@@ -29,17 +27,8 @@ class TokenError(Exception):
     """A token cannot be created or revoked as asked; the message is shown to the user."""
 
 
-def new_token() -> tuple[str, str]:
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    return token, token_hash(token)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def looks_like_token(token: str) -> bool:
-    return 40 <= len(token) <= 100 and all(c.isalnum() or c in "-_" for c in token)
+def looks_like_api_token(token: str) -> bool:
+    return looks_like_token(token, shortest=40)
 
 
 def do_create_token(actor: Actor, name: str) -> tuple[ApiToken, str]:
@@ -94,7 +83,7 @@ def do_revoke_token(actor: Actor, token_id: int) -> ApiToken:
 
 def actor_for_token(token: str) -> Actor | None:
     """The actor a presented token stands for, or None if it is unknown, revoked or inactive."""
-    if not looks_like_token(token):
+    if not looks_like_api_token(token):
         return None
     row = (
         ApiToken.objects.select_related("membership__user", "membership__organisation")

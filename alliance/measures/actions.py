@@ -20,8 +20,8 @@ from alliance.clients.models import Encounter, Phase
 from alliance.measurement import MeasurementError, load_instrument, score
 from alliance.measures.models import MeasureLink, PlanItem, Response, Schedule, Source, Timing
 from alliance.measures.plan import PlanEntry, instruments_due
-from alliance.measures.tokens import looks_like_token, new_token, token_hash
 from alliance.notify.outbox import queue_email
+from alliance.opaque import looks_like_token, new_token, token_hash
 
 
 class LinkUnavailable(Exception):

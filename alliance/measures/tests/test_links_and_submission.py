@@ -15,8 +15,8 @@ from alliance.alerts.models import Alert, Kind, Status
 from alliance.audit.models import AuditEntry
 from alliance.measures import actions
 from alliance.measures.models import MeasureLink, Response
-from alliance.measures.tokens import TOKEN_BYTES, token_hash
 from alliance.notify.models import Message
+from alliance.opaque import TOKEN_BYTES, token_hash
 from conftest import signed_in
 
 pytestmark = pytest.mark.django_db
