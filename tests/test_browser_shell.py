@@ -10,28 +10,6 @@ from conftest import ADMIN_TOTP_SECRET, PASSWORD
 pytestmark = pytest.mark.browser
 
 
-def open_page(browser, live_server):
-    """Opens pages in fresh browser contexts, noting any request to another origin."""
-    contexts = []
-
-    def open_page(viewport=None):
-        context = browser.new_context(viewport=viewport or {"width": 1200, "height": 800})
-        contexts.append(context)
-        page = context.new_page()
-        foreign: list[str] = []
-        page.on(
-            "request",
-            lambda r: (
-                None if r.url.startswith((live_server.url, "data:")) else foreign.append(r.url)
-            ),
-        )
-        return page, foreign
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 def _sign_in(page, live_server, username):
     page.goto(f"{live_server.url}/")
     assert "/login/" in page.url
