@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from django.db.models import (
@@ -19,7 +18,6 @@ from django.db.models import (
     Min,
     OuterRef,
     Q,
-    QuerySet,
     Subquery,
     Value,
 )
@@ -30,8 +28,9 @@ from alliance.accounts.actor import Actor
 from alliance.alerts.models import Alert, Status
 from alliance.alerts.rules import short_name
 from alliance.clients.access import list_clients
-from alliance.clients.models import Attendance, Client, Episode, Phase
+from alliance.clients.models import Attendance, Episode, Phase
 from alliance.measurement import load_instrument
+from alliance.measures.caseload_sql import Figures, figures
 from alliance.measures.models import Response
 
 SORTS = {
@@ -51,54 +50,17 @@ ORDER = {
 }
 
 OUTCOMES = ("phq9", "gad7")
-ALLIANCE = "alliance-session-check"
 NO_ALERT = 9  # sorts after every alert priority
 
 
-def _scores(instrument_id: str, *, newest: bool, offset: int = 0) -> QuerySet[Response]:
-    open_episode = Episode.objects.filter(client=OuterRef(OuterRef("pk"))).exclude(
-        phase=Phase.CLOSED
-    )
-    order = ("-submitted_at", "-pk") if newest else ("submitted_at", "pk")
-    return Response.objects.filter(
-        client=OuterRef("pk"),
-        instrument_id=instrument_id,
-        complete=True,
-        episode_id=Subquery(open_episode.values("pk")[:1]),
-    ).order_by(*order)[offset : offset + 1]
-
-
-def _figures(now: datetime) -> dict[str, Any]:
-    """Every figure of a caseload row, as subqueries on the client."""
-    return {**_lasting_figures(), "next_at": _next_session(now)}
-
-
-@cache
-def _lasting_figures() -> dict[str, Any]:
-    """The figures that do not depend on the time; built once, as building them costs more
-    than running them (Django resolves a copy of each expression for every query)."""
+def _sessions() -> Count:
+    """Sessions attended in the open episode (a sort key; the page's figures come from SQL)."""
     open_episode = Episode.objects.filter(client=OuterRef("pk")).exclude(phase=Phase.CLOSED)
-    figures: dict[str, Any] = {
-        "sessions": Count(
-            "encounters",
-            filter=Q(encounters__attendance=Attendance.ATTENDED)
-            & Q(encounters__episode__in=open_episode.values("pk")),
-        ),
-        "phase": Subquery(open_episode.values("phase")[:1]),
-        "planned": Subquery(open_episode.values("planned_sessions")[:1]),
-        "last_measured": _last_measured(),
-        "alert_priority": _alert_priority(),
-        "alliance_latest": Subquery(_scores(ALLIANCE, newest=True).values("total")),
-        "alliance_before": Subquery(_scores(ALLIANCE, newest=True, offset=1).values("total")),
-    }
-    for instrument_id in OUTCOMES:
-        newest = _scores(instrument_id, newest=True)
-        figures[f"{instrument_id}_latest"] = Subquery(newest.values("total"))
-        figures[f"{instrument_id}_band"] = Subquery(newest.values("band"))
-        figures[f"{instrument_id}_intake"] = Subquery(
-            _scores(instrument_id, newest=False).values("total")
-        )
-    return figures
+    return Count(
+        "encounters",
+        filter=Q(encounters__attendance=Attendance.ATTENDED)
+        & Q(encounters__episode__in=open_episode.values("pk")),
+    )
 
 
 def _next_session(now: datetime) -> Min:
@@ -124,7 +86,7 @@ def _alert_priority() -> Coalesce:
 
 @dataclass(frozen=True)
 class Page:
-    rows: list[Client]
+    rows: list[Figures]
     number: int
     has_next: bool
 
@@ -155,7 +117,7 @@ def caseload(
     elif sort == "next":
         keys["next_at"] = _next_session(now)
     elif sort == "sessions":
-        keys["sessions"] = _figures(now)["sessions"]
+        keys["sessions"] = _sessions()
     found = list_clients(actor).annotate(**keys)
     if phase:
         found = found.filter(**{"phase": phase})  # an annotation: the type checker cannot see it
@@ -170,10 +132,7 @@ def caseload(
         ]
     )
     shown = ids[:size]
-    rows = {
-        c.pk: c
-        for c in Client.objects.visible_to(actor).filter(pk__in=shown).annotate(**_figures(now))
-    }
+    rows = figures(shown, now)  # the ids came from the actor's visible clients above
     return Page([rows[pk] for pk in shown if pk in rows], page, len(ids) > size)
 
 
@@ -194,7 +153,7 @@ class Change:
         return self.verdict.replace(" ", "-")
 
 
-def changes(row: Client) -> list[Change]:
+def changes(row: Figures) -> list[Change]:
     """Latest score and change since intake per outcome measure, judged by its threshold."""
     found = []
     for instrument_id in OUTCOMES:
@@ -220,7 +179,7 @@ def changes(row: Client) -> list[Change]:
     return found
 
 
-def alliance_trend(row: Client) -> str:
+def alliance_trend(row: Figures) -> str:
     latest = getattr(row, "alliance_latest", None)
     before = getattr(row, "alliance_before", None)
     if latest is None:
@@ -231,7 +190,7 @@ def alliance_trend(row: Client) -> str:
     return f"{latest}/40 {arrow}"
 
 
-def alert_kinds(clients: list[Client]) -> dict[int, list[Alert]]:
+def alert_kinds(clients: list[Figures]) -> dict[int, list[Alert]]:
     """Unresolved alerts of the clients on one page, in one query."""
     found: dict[int, list[Alert]] = {c.pk: [] for c in clients}
     alerts = Alert.objects.filter(client_id__in=found).exclude(status=Status.RESOLVED)
@@ -260,7 +219,7 @@ class Row:
 PHASE_LABELS = dict(Phase.choices)
 
 
-def rows_for_display(clients: list[Client]) -> list[Row]:
+def rows_for_display(clients: list[Figures]) -> list[Row]:
     alerts = alert_kinds(clients)
     rows = []
     for c in clients:

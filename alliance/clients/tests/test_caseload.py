@@ -112,3 +112,50 @@ def test_it_pages_long_caseloads(world):
     assert "Page 2" in second
     assert ">Next</a>" not in second
     assert second.count('scope="row"') == 56 - 50  # 55 added and the world's own client
+
+
+def test_it_shows_latest_scores_change_since_intake_and_alliance_trend(world):
+    from alliance.measures.models import Response
+
+    def respond(instrument_id, total, band, days_ago):
+        Response.objects.create(
+            organisation=world.org,
+            client=world.own_client,
+            episode=world.own_episode,
+            encounter=world.own_encounter,
+            instrument_id=instrument_id,
+            instrument_version="1",
+            timing="before",
+            source="link",
+            answers={},
+            total=total,
+            band=band,
+            complete=True,
+            flags=[],
+            submitted_at=timezone.now() - timedelta(days=days_ago),
+        )
+
+    respond("phq9", 18, "moderately severe", 20)  # intake
+    respond("phq9", 15, "moderately severe", 10)
+    respond("phq9", 11, "moderate", 2)  # latest: -7, reliable improvement (6 or more)
+    respond("gad7", 9, "mild", 20)
+    respond("gad7", 8, "mild", 2)  # -1: no reliable change (4 or more needed)
+    respond("alliance-session-check", 36, "", 9)
+    respond("alliance-session-check", 31, "", 1)
+    Encounter.objects.create(
+        organisation=world.org,
+        client=world.own_client,
+        episode=world.own_episode,
+        clinician=world.clinician,
+        starts_at=timezone.now() + timedelta(days=2),
+        kind="therapy",
+    )
+    body = signed_in(world.clinician).get(reverse("home")).content.decode()
+    assert "<strong>PHQ-9 11</strong>" in body
+    assert "(-7, " in body
+    assert "verdict-improved" in body
+    assert "<strong>GAD-7 8</strong>" in body
+    assert "no reliable change" in body
+    assert "31/40 ↓" in body
+    day = timezone.localtime(timezone.now() - timedelta(days=1)).strftime("%-d %b %Y")
+    assert day in body  # last measured: the alliance check a day ago
