@@ -213,6 +213,29 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0 if verdict.ok else 1
 
 
+def cmd_journal_rotate_key(args: argparse.Namespace) -> int:
+    setup_django()
+    _check_database()
+    from alliance.config import SettingsError
+    from alliance.journal import rotation
+
+    try:
+        if not args.reencrypt:
+            rotation.add_key()
+            print("Added a new journal key in front of the old ones (kept, to read old entries).")
+        done = rotation.reencrypt()
+    except rotation.KeysInEnvironment as exc:
+        print(exc.new_key)  # stdout, so a script can capture it; the explanation goes to stderr
+        raise CliError(str(exc)) from None
+    except (SettingsError, OSError) as exc:
+        raise CliError(f"journal keys: {exc}") from None
+    print(f"Re-encrypted {done.entries} entries and {done.revisions} earlier wordings.")
+    if done.unreadable:
+        print(f"{done.unreadable} could not be read (altered, or their key is gone); left as is.")
+        return 1
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     setup_django()
     import json
@@ -283,6 +306,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("verify", help="check every hash chain").set_defaults(
         func=cmd_audit_verify
     )
+
+    journal = sub.add_parser("journal", help="clinician journal jobs")
+    journal_sub = journal.add_subparsers(
+        dest="journal_command", required=True, metavar="JOB", parser_class=Parser
+    )
+    rotate = journal_sub.add_parser(
+        "rotate-key", help="add a new encryption key and re-encrypt every entry with it"
+    )
+    rotate.add_argument(
+        "--reencrypt",
+        action="store_true",
+        help="add no key: re-encrypt with the first key given (after adding one yourself)",
+    )
+    rotate.set_defaults(func=cmd_journal_rotate_key)
 
     sub.add_parser("openapi", help="print the API's OpenAPI schema").set_defaults(func=cmd_openapi)
 

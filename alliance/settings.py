@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "alliance.alerts",
     "alliance.notify",
     "alliance.charts",
+    "alliance.journal",
     "alliance.web",
 ]
 

@@ -40,7 +40,9 @@ CLINICAL = {"clinician", "colleague", "coordinator", "consultant", "outsider"}
 @dataclass(frozen=True)
 class Route:
     method: str
-    kind: str  # "client" (takes a target client), "plain", "manage" or "membership"
+    # "client" (takes a target client), "plain", "manage", "membership", or "journal" (takes a
+    # journal entry; tested for every role in alliance/journal/tests/test_journal_access.py)
+    kind: str
     ok: int = 200  # status when allowed
 
 
@@ -75,7 +77,17 @@ ROUTES: dict[str, Route] = {
     "api_tokens": Route("GET", "plain"),
     "client_chart": Route("GET", "client"),
     "client_chart_pdf": Route("GET", "client"),
+    "journal": Route("GET", "plain"),
+    "journal_new": Route("GET", "plain"),
+    "journal_export": Route("GET", "plain"),
+    "journal_delete_all": Route("GET", "plain"),
+    "journal_entry": Route("GET", "journal"),
+    "journal_entry_delete": Route("GET", "journal"),
+    "wellbeing": Route("GET", "plain"),
+    "wellbeing_rhythm": Route("POST", "plain"),
 }
+# The journal and the wellbeing pages belong to one clinical member each: an admin is refused.
+JOURNAL_PAGES = {"journal", "journal_new", "journal_export", "journal_delete_all", "wellbeing"}
 
 API_OPERATIONS = {
     ("get", "/api/me"): "plain",
@@ -276,6 +288,10 @@ def _expected_plain(name: str, role: str) -> int:
         "pending_links": 302 if anonymous else 403 if admin else 200,
         "api_tokens": 302 if anonymous else 200,  # admins may give a program a token too
     }
+    for page in JOURNAL_PAGES:
+        table[page] = 302 if anonymous else 403 if admin else 200
+    # An empty form: the page comes back with its errors.
+    table["wellbeing_rhythm"] = 302 if anonymous else 403 if admin else 400
     return table[name]
 
 
