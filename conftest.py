@@ -338,3 +338,59 @@ def artifacts() -> object:
     folder = Path(__file__).resolve().parent / "test-artifacts"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+# --- scratch databases for tests that run real processes ----------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path: Any) -> Iterator[str]:
+    """A fresh database of the kind this run tests: a SQLite file, or a new PostgreSQL db."""
+    import uuid
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        return
+    import psycopg
+
+    found = connection.settings_dict
+    name = f"alliance_scratch_{uuid.uuid4().hex[:10]}"
+    params: dict[str, Any] = {
+        "host": found["HOST"] or None,
+        "port": found["PORT"] or None,
+        "user": found["USER"] or None,
+        "password": found["PASSWORD"] or None,
+    }
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    user = found["USER"] or ""
+    yield f"postgresql://{user}@{found['HOST']}:{found['PORT'] or 5432}/{name}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def scratch_env(tmp_path: Any, database_url: str) -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "alliance.settings",
+            "ALLIANCE_DATA_DIR": str(tmp_path),
+            "SECRET_KEY": "scratch-test-secret-key-0123456789-abcdefghijklmn",
+            "DATABASE_URL": database_url,
+        }
+    )
+    return env
+
+
+def scratch_run(args: list[str], env: dict[str, str]) -> Any:
+    import subprocess
+
+    return subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
+        args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )

@@ -7,16 +7,11 @@ server, not the test database.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-from django.db import connection
+from conftest import scratch_env, scratch_run
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 6
@@ -33,54 +28,11 @@ for n in range(int(sys.argv[2])):
 """
 
 
-def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "alliance.settings",
-            "ALLIANCE_DATA_DIR": str(tmp_path),
-            "SECRET_KEY": "concurrency-test-secret-key-0123456789-abcdefghij",
-            "DATABASE_URL": database_url,
-        }
-    )
-    return env
-
-
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh database of the kind this run tests: a SQLite file, or a new PostgreSQL db."""
-    if connection.vendor != "postgresql":
-        yield f"sqlite:///{tmp_path / 'concurrent.sqlite3'}"
-        return
-    import psycopg
-
-    settings = connection.settings_dict
-    name = f"alliance_concurrency_{uuid.uuid4().hex[:10]}"
-    params: dict[str, Any] = {
-        "host": settings["HOST"] or None,
-        "port": settings["PORT"] or None,
-        "user": settings["USER"] or None,
-        "password": settings["PASSWORD"] or None,
-    }
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    user = settings["USER"] or ""
-    yield f"postgresql://{user}@{settings['HOST']}:{settings['PORT'] or 5432}/{name}"
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def test_concurrent_writers_never_see_a_locked_database_and_keep_the_chain_whole(
-    tmp_path, database_url
+    tmp_path, scratch_database_url
 ):
-    env = _env(tmp_path, database_url)
-    migrate = _run([sys.executable, "-m", "alliance.cli", "migrate"], env)
+    env = scratch_env(tmp_path, scratch_database_url)
+    migrate = scratch_run([sys.executable, "-m", "alliance.cli", "migrate"], env)
     assert migrate.returncode == 0, migrate.stderr
     workers = [
         subprocess.Popen(
@@ -99,6 +51,6 @@ def test_concurrent_writers_never_see_a_locked_database_and_keep_the_chain_whole
         if worker.returncode != 0:
             errors.append(stderr.strip().splitlines()[-1])
     assert errors == []
-    verify = _run([sys.executable, "-m", "alliance.cli", "audit", "verify"], env)
+    verify = scratch_run([sys.executable, "-m", "alliance.cli", "audit", "verify"], env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert verify.stdout.startswith(f"OK: {WORKERS * ENTRIES_EACH} audit entries in 2 chains")
