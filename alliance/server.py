@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from typing import Any
@@ -12,12 +11,7 @@ from django.db import connections
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-LINK_PATH = re.compile(r"/m/[^/\s?]+")
-
-
-def redact(text: str) -> str:
-    """A client's link token opens their questions: it never goes into a log."""
-    return LINK_PATH.sub("/m/[token]", text)
+from alliance.web.logs import redact
 
 
 class RedactingLogger(Logger):
@@ -66,8 +60,8 @@ def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
         "timeout": 60,
         "graceful_timeout": 10,
         "accesslog": "-",
-        # URLs carry no client data (only ids and opaque tokens), so the access log may keep them.
-        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        # The path only: query strings may hold search words (a client's name, a journal tag).
+        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "logger_class": RedactingLogger,
         "preload_app": True,
         # No shared control socket under the home folder: two instances would fight over it.

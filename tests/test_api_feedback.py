@@ -500,3 +500,22 @@ def test_the_fhir_media_type_is_accepted(world):
         content_type="application/fhir+json",
     )
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("answer", [{"valueInteger": 3}, "3", [[{"valueInteger": 3}]]])
+def test_a_malformed_answer_is_refused_not_taken_as_unanswered(world, answer):
+    import copy
+
+    from alliance.measures.models import Response
+
+    resource = copy.deepcopy(fhir_phq9(world.own_client.pk))
+    changed = 0
+    for item in resource["item"]:
+        if item["linkId"].endswith("44260-8"):  # item 9, the risk question
+            item["answer"] = answer
+            changed += 1
+    assert changed == 1
+    response = post(signed_in(world.clinician), FHIR_URL, resource)
+    assert response.status_code == 422
+    assert "answer must be a list" in response.json()["detail"]
+    assert not Response.objects.exists()

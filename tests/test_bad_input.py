@@ -191,3 +191,55 @@ def test_an_oversized_api_body_is_a_413_json(world, settings):
     )
     assert response.status_code == 413
     assert response.json() == {"detail": "The request is too large."}
+
+
+@pytest.mark.parametrize("odd", ["²", "٣", "1²"])
+def test_unicode_digits_are_refused_never_a_500(world, odd):
+    from alliance.measures.actions import do_create_link
+
+    _, token = do_create_link(
+        world.actor(world.clinician), world.own_encounter.pk, timing="before", send_email=False
+    )
+    http = signed_in(world.clinician)
+    assert http.post(f"/m/{token}/", {"phq9__item9": odd}).status_code == 400
+    alert = reverse("alert_acknowledge", args=[world.own_alert.pk])
+    assert http.post(alert, {"version": odd}).status_code == 302
+    chart = reverse("client_chart", args=[world.own_client.pk])
+    assert http.get(chart, {"episode": odd}).status_code in {200, 404}
+
+
+def test_closing_an_episode_retires_its_unanswered_links(world):
+    from alliance.clients.actions import do_close_episode
+    from alliance.measures.actions import do_create_link
+
+    _, token = do_create_link(
+        world.actor(world.clinician), world.own_encounter.pk, timing="before", send_email=False
+    )
+    do_close_episode(
+        world.actor(world.clinician),
+        world.own_episode.pk,
+        closed_on=world.own_episode.opened_on,
+        reason="planned",
+        version=1,
+    )
+    response = signed_in(world.clinician).get(f"/m/{token}/")
+    assert response.status_code == 410
+    assert "no longer in use" in response.content.decode()
+
+
+def test_a_log_record_never_holds_a_link_token():
+    import logging
+
+    from alliance.web.logs import RedactTokens
+
+    record = logging.LogRecord(
+        "django.request",
+        logging.ERROR,
+        __file__,
+        1,
+        "Internal Server Error: %s",
+        ("/m/SecretToken123-_/",),
+        None,
+    )
+    RedactTokens().filter(record)
+    assert record.getMessage() == "Internal Server Error: /m/[token]/"

@@ -57,7 +57,7 @@ def test_a_post_without_a_csrf_token_is_refused(world):
 
 
 def test_link_tokens_never_reach_the_access_log():
-    from alliance.server import redact
+    from alliance.web.logs import redact
 
     line = '127.0.0.1 "POST /m/Abc-_123xyz/ HTTP/1.1" 200'
     assert redact(line) == '127.0.0.1 "POST /m/[token]/ HTTP/1.1" 200'

@@ -51,7 +51,8 @@ class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: 
 
     def clean(self, value: Any) -> Any:
         for raw in value if isinstance(value, list | tuple) else []:
-            if not str(raw).isdigit() or int(str(raw)) >= 2**63:
+            text = str(raw)
+            if not (text.isascii() and text.isdigit()) or int(text) >= 2**63:
                 raise forms.ValidationError("Select a valid choice.", code="invalid_choice")
         return super().clean(value)
 

@@ -47,7 +47,9 @@ def api_tokens(request: HttpRequest, actor: Actor) -> HttpResponse:
 def _revoke(request: HttpRequest, actor: Actor) -> HttpResponse:
     raw = request.POST.get("token", "")
     try:
-        row = do_revoke_token(actor, int(raw) if raw.isdigit() and len(raw) < 19 else 0)
+        row = do_revoke_token(
+            actor, int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else 0
+        )
     except TokenError:
         raise Http404("Not found") from None
     messages.success(request, f"Token {row.prefix}… is revoked; programs using it are refused.")

@@ -182,7 +182,13 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
             "version": F("version") + 1,
         }
         if signal.kind == Kind.RISK:
-            changes["status"] = Status.OPEN
+            # A new risk answer is a new alarm: open again, unacknowledged, dated now.
+            changes.update(
+                status=Status.OPEN,
+                acknowledged_at=None,
+                acknowledged_by=None,
+                opened_at=timezone.now(),
+            )
         # Only if nobody resolved it meanwhile; a resolved one makes way for a new alert.
         if Alert.objects.filter(pk=existing).unresolved().update(**changes):
             record(

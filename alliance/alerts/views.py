@@ -18,7 +18,7 @@ from alliance.web.decorators import clinical_view
 
 def _version(request: HttpRequest) -> int:
     raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else -1
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1
 
 
 @clinical_view

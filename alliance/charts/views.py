@@ -36,7 +36,7 @@ class Figure:
 
 def _episode_id(request: HttpRequest) -> int | None:
     raw = request.GET.get("episode", "")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
 def _figure(name: str, svg: str, alt: str, width: float, height: float) -> Figure:

@@ -226,6 +226,12 @@ def do_close_episode(
             closed_on=closed_on,
             ending_reason=reason,
         )
+        # Its unanswered measure links stop working with it.
+        from alliance.measures.models import MeasureLink
+
+        MeasureLink.objects.filter(
+            encounter__episode_id=episode.pk, completed_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now())
         record(
             "episode.close",
             actor=actor,

@@ -62,7 +62,8 @@ class AnswersForm(forms.Form):
         for instrument in self.instruments:
             for risk in instrument.risk_items:
                 raw = self.data.get(field_name(instrument.id, risk.link_id), "")
-                if str(raw).isdigit() and int(raw) > risk.above:
+                text = str(raw)
+                if text.isascii() and text.isdigit() and int(text) > risk.above:
                     return True
         return False
 

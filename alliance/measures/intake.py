@@ -28,7 +28,7 @@ from alliance.measures.models import Response, Source
 
 ACTION = "response.fhir_intake"
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4's rule for a resource id
-PATIENT_REFERENCE = re.compile(r"Patient/(\d{1,30})")
+PATIENT_REFERENCE = re.compile(r"Patient/([1-9][0-9]{0,29})")  # ASCII digits, no leading 0
 ACCEPTED_STATUSES = ("completed", "amended")
 
 

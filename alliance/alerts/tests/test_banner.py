@@ -31,3 +31,37 @@ def test_acknowledging_clears_it(world):
     do_acknowledge(world.actor(world.clinician), world.own_alert.pk, version=1)
     body = signed_in(world.clinician).get(reverse("pending_links")).content.decode()
     assert "Risk alert waiting" not in body
+
+
+def test_a_new_risk_answer_reopens_an_acknowledged_alert_as_new(world):
+    from alliance.alerts.actions import Findings, apply
+    from alliance.alerts.models import Alert
+    from alliance.alerts.rules import RISK, Signal
+    from alliance.measures.models import Response
+    from django.utils import timezone
+
+    do_acknowledge(world.actor(world.clinician), world.own_alert.pk, version=1)
+    response = Response.objects.create(
+        organisation=world.org,
+        client=world.own_client,
+        episode=world.own_episode,
+        instrument_id="phq9",
+        instrument_version="1",
+        source="link",
+        answers={},
+        total=12,
+        band="moderate",
+        complete=True,
+        flags=["risk:item9"],
+        submitted_at=timezone.now(),
+    )
+    apply(
+        Findings(
+            signals=[(Signal(RISK, "item 9 answered 3"), response)],
+            open_ids={RISK: world.own_alert.pk},
+        )
+    )
+    alert = Alert.objects.get(pk=world.own_alert.pk)
+    assert (alert.status, alert.acknowledged_at, alert.acknowledged_by) == ("open", None, None)
+    assert alert.reason == "item 9 answered 3"
+    assert (timezone.now() - alert.opened_at).total_seconds() < 60

@@ -137,7 +137,13 @@ def _collect(
         link_id = entry.get("linkId")
         if not isinstance(link_id, str):
             raise FhirInputError("an item has no linkId")
-        given = [a for a in entry.get("answer", []) or [] if isinstance(a, Mapping)]
+        raw_answers = entry.get("answer", []) or []
+        if not isinstance(raw_answers, list) or not all(
+            isinstance(a, Mapping) for a in raw_answers
+        ):
+            # A malformed answer must never pass for an unanswered question (item 9!).
+            raise FhirInputError(f"item {link_id[:60]}: answer must be a list of answer objects")
+        given = list(raw_answers)
         if link_id in total_keys or tail(link_id) in total_keys:
             stored = parse_stored_total(_raw_value(given[0])) if given else None
             continue

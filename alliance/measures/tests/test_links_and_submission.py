@@ -156,7 +156,7 @@ def test_a_new_link_replaces_the_unused_one(fresh, client):
     )
     response = client.get(url(old_token))
     assert response.status_code == 410
-    assert "newer link" in response.content.decode()
+    assert "no longer in use" in response.content.decode()
 
 
 def test_nothing_is_half_written_when_a_step_fails(fresh, client, monkeypatch):
