@@ -34,11 +34,12 @@ def test_acknowledging_clears_it(world):
 
 
 def test_a_new_risk_answer_reopens_an_acknowledged_alert_as_new(world):
+    from django.utils import timezone
+
     from alliance.alerts.actions import Findings, apply
     from alliance.alerts.models import Alert
     from alliance.alerts.rules import RISK, Signal
     from alliance.measures.models import Response
-    from django.utils import timezone
 
     do_acknowledge(world.actor(world.clinician), world.own_alert.pk, version=1)
     response = Response.objects.create(
