@@ -182,6 +182,37 @@ def build_world() -> World:
     )
 
 
+def scored_response(
+    episode: Episode,
+    instrument_id: str,
+    total: int,
+    band: str,
+    at: Any,
+    *,
+    encounter: Encounter | None = None,
+    flags: list[str] | None = None,
+) -> Any:
+    """A complete response as a submission would have stored it (answers left out)."""
+    from alliance.measures.models import Response
+
+    return Response.objects.create(
+        organisation=episode.organisation,
+        client=episode.client,
+        episode=episode,
+        encounter=encounter,
+        instrument_id=instrument_id,
+        instrument_version="1.0.0",
+        timing="before",
+        source="link",
+        answers={},
+        total=total,
+        band=band,
+        complete=True,
+        flags=flags or [],
+        submitted_at=at,
+    )
+
+
 @pytest.fixture
 def world(db: None) -> World:
     return build_world()

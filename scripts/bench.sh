@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export DJANGO_SETTINGS_MODULE=alliance.settings
 export ALLIANCE_DATA_DIR="${ALLIANCE_BENCH_DATA_DIR:-$(mktemp -d)}"
-export SECRET_KEY="${SECRET_KEY:-bench-only-secret-key-not-for-production-use-0123456789}"
+export SECRET_KEY="${SECRET_KEY:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')}"
 failed=0
 for script in bench/bench_*.py; do
   echo "==> $script"

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export DJANGO_SETTINGS_MODULE=alliance.settings
 export ALLIANCE_DATA_DIR="${ALLIANCE_TEST_DATA_DIR:-$(mktemp -d)}"
-export SECRET_KEY="test-only-secret-key-not-for-production-use-0123456789"
+# A fresh random key for each run: nothing secret is kept in the repository.
+export SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
 export PYTHONDONTWRITEBYTECODE=1
 CI="${CI:-false}"
 PG_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/alliance}"

@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from alliance.audit.models import AuditEntry
 from alliance.clients.models import Client, Episode, Phase
-from alliance.measures.models import Response
-from conftest import signed_in
+from conftest import scored_response, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -37,22 +36,7 @@ def add_scores(episode: Episode, totals: list[int], instrument: str = "phq9") ->
         band = (
             next(name for edge, name in PHQ9_BANDS if total >= edge) if instrument == "phq9" else ""
         )
-        Response.objects.create(
-            organisation=episode.organisation,
-            client=episode.client,
-            episode=episode,
-            encounter=None,
-            instrument_id=instrument,
-            instrument_version="1.0.0",
-            timing="before",
-            source="link",
-            answers={},
-            total=total,
-            band=band,
-            complete=True,
-            flags=[],
-            submitted_at=start + timedelta(weeks=i),
-        )
+        scored_response(episode, instrument, total, band, start + timedelta(weeks=i))
 
 
 def chart_url(client: Client, **query: int) -> str:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alliance.clients.models import Attendance, CareRole, CareTeamMember, Client, Encounter, Episode
-from conftest import signed_in
+from conftest import scored_response, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -115,24 +115,15 @@ def test_it_pages_long_caseloads(world):
 
 
 def test_it_shows_latest_scores_change_since_intake_and_alliance_trend(world):
-    from alliance.measures.models import Response
 
     def respond(instrument_id, total, band, days_ago):
-        Response.objects.create(
-            organisation=world.org,
-            client=world.own_client,
-            episode=world.own_episode,
+        scored_response(
+            world.own_episode,
+            instrument_id,
+            total,
+            band,
+            timezone.now() - timedelta(days=days_ago),
             encounter=world.own_encounter,
-            instrument_id=instrument_id,
-            instrument_version="1",
-            timing="before",
-            source="link",
-            answers={},
-            total=total,
-            band=band,
-            complete=True,
-            flags=[],
-            submitted_at=timezone.now() - timedelta(days=days_ago),
         )
 
     respond("phq9", 18, "moderately severe", 20)  # intake
