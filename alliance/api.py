@@ -13,6 +13,7 @@ from alliance.accounts.actor import Actor, actor_for
 from alliance.accounts.api import router as accounts_router
 from alliance.accounts.models import User
 from alliance.accounts.tokens import actor_for_token
+from alliance.agency.api import router as agency_router
 from alliance.alerts.api import router as alerts_router
 from alliance.clients.api import router as clients_router
 from alliance.clients.errors import ActionError, NotFound
@@ -63,6 +64,7 @@ api.add_router("/", accounts_router)
 api.add_router("/", clients_router)
 api.add_router("/", measures_router)
 api.add_router("/", alerts_router)
+api.add_router("/", agency_router)
 
 
 @api.exception_handler(NotFound)

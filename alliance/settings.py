@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "alliance.notify",
     "alliance.charts",
     "alliance.journal",
+    "alliance.agency",
     "alliance.web",
 ]
 

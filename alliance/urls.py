@@ -74,6 +74,7 @@ urlpatterns = [
     path("alerts/<int:alert_id>/resolve/", alert_views.alert_resolve, name="alert_resolve"),
     path("", include("alliance.charts.urls")),
     path("", include("alliance.journal.urls")),
+    path("", include("alliance.agency.urls")),
     path("api/", api.urls),
     path("account/api-tokens/", account_token_views.api_tokens, name="api_tokens"),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,25 @@ ROUTES: dict[str, Route] = {
     "journal_entry_delete": Route("GET", "journal"),
     "wellbeing": Route("GET", "plain"),
     "wellbeing_rhythm": Route("POST", "plain"),
+    "client_goals": Route("GET", "client"),
+    "goal_add": Route("POST", "client", ok=302),
+    "goal_revise": Route("POST", "client", ok=302),
+    "goal_retire": Route("POST", "client", ok=302),
+    "goal_rate": Route("POST", "client", ok=302),
+    "moment_add": Route("POST", "client", ok=302),
+    "own_view_set": Route("POST", "client", ok=302),
+    "thanks_keep": Route("POST", "client", ok=302),
+    "episode_ending": Route("GET", "client"),
+    "episode_phase": Route("POST", "client", ok=302),
+    "episode_review": Route("POST", "client", ok=302),
+    # The world's episodes are in engagement: the plan is refused with the form's error.
+    "relapse_plan_save": Route("POST", "client", ok=400),
+    "gratitude": Route("GET", "plain"),
+    "gratitude_settings": Route("POST", "plain"),
+    # One clinician's kept thank-you: tested for every role in alliance/agency/tests.
+    "kept_forget": Route("POST", "kept"),
+    "client_own": Route("GET", "token"),
+    "client_plan_pdf": Route("GET", "token"),
 }
 # The journal and the wellbeing pages belong to one clinical member each: an admin is refused.
 JOURNAL_PAGES = {"journal", "journal_new", "journal_export", "journal_delete_all", "wellbeing"}
@@ -104,9 +123,18 @@ API_OPERATIONS = {
     ("post", "/api/alerts/{alert_id}/acknowledge"): "client",
     ("post", "/api/alerts/{alert_id}/resolve"): "client",
     ("post", "/api/fhir/QuestionnaireResponse"): "client",  # the subject is the target client
+    ("get", "/api/clients/{client_id}/goals"): "client",
+    ("post", "/api/clients/{client_id}/goals"): "client",
+    ("post", "/api/goals/{goal_id}/ratings"): "client",
+    ("get", "/api/clients/{client_id}/moments"): "client",
+    ("post", "/api/clients/{client_id}/moments"): "client",
+    ("post", "/api/episodes/{episode_id}/phase"): "client",
 }
 # Operations that answer 201 when allowed (the rest 200).
 API_CREATES = {
+    ("post", "/api/clients/{client_id}/goals"),
+    ("post", "/api/goals/{goal_id}/ratings"),
+    ("post", "/api/clients/{client_id}/moments"),
     ("post", "/api/episodes/{episode_id}/encounters"),
     ("post", "/api/encounters/{encounter_id}/links"),
     ("post", "/api/fhir/QuestionnaireResponse"),
@@ -212,8 +240,56 @@ def _client_route_request(name: str, world: World, target: str) -> tuple[str, di
         "client_chart": ([client.pk], {}),
         "client_chart_pdf": ([client.pk], {}),
     }
+    if name in AGENCY_ROUTES:
+        table.update(_agency_requests(client, episode))
     args, data = table[name]
     return reverse(name, args=args), data
+
+
+AGENCY_ROUTES = {
+    "client_goals",
+    "goal_add",
+    "goal_revise",
+    "goal_retire",
+    "goal_rate",
+    "moment_add",
+    "own_view_set",
+    "thanks_keep",
+    "episode_ending",
+    "episode_phase",
+    "episode_review",
+    "relapse_plan_save",
+}
+
+
+def _agency_requests(client: Any, episode: Any) -> dict[str, tuple[list[int], dict[str, Any]]]:
+    """A goal and a thank-you to the team for the target client, and each route's request."""
+    from alliance.agency.models import Goal, Thanks
+
+    now = timezone.now()
+    common = {"organisation_id": client.organisation_id, "client": client, "episode": episode}
+    goal = Goal.objects.create(
+        **common, text="Walk to the park", written_by="client", created_at=now
+    )
+    thanks = Thanks.objects.create(**common, message="Thank you for listening", created_at=now)
+    today = timezone.localdate().isoformat()
+    return {
+        "client_goals": ([client.pk], {}),
+        "goal_add": ([client.pk], {"text": "Sleep through most nights"}),
+        "goal_revise": ([client.pk, goal.pk], {"text": "Walk to the lake", "version": "1"}),
+        "goal_retire": ([client.pk, goal.pk], {"reason": "Reached", "version": "1"}),
+        "goal_rate": ([client.pk, goal.pk], {"rating": "6"}),
+        "moment_add": (
+            [client.pk],
+            {"kind": "victory", "text": "Went to the shop", "happened_on": today},
+        ),
+        "own_view_set": ([client.pk], {"enabled": "on"}),
+        "thanks_keep": ([thanks.pk], {}),
+        "episode_ending": ([client.pk, episode.pk], {}),
+        "episode_phase": ([client.pk, episode.pk], {"to": "working", "version": "1"}),
+        "episode_review": ([client.pk, episode.pk], {"planned": "12", "version": "1"}),
+        "relapse_plan_save": ([client.pk, episode.pk], {"warning_signs": "Sleeping badly"}),
+    }
 
 
 def _http(role: str, world: World):
@@ -290,6 +366,8 @@ def _expected_plain(name: str, role: str) -> int:
     }
     for page in JOURNAL_PAGES:
         table[page] = 302 if anonymous else 403 if admin else 200
+    table["gratitude"] = 302 if anonymous else 403 if admin else 200
+    table["gratitude_settings"] = 302 if anonymous else 403 if admin else 302
     # An empty form: the page comes back with its errors.
     table["wellbeing_rhythm"] = 302 if anonymous else 403 if admin else 400
     return table[name]
@@ -362,7 +440,18 @@ def _api_request(method: str, path: str, world: World, target: str) -> tuple[str
         .replace("{encounter_id}", str(o["encounter"].pk))
         .replace("{alert_id}", str(o["alert"].pk))
     )
+    if "{goal_id}" in path:
+        _agency_requests(o["client"], o["episode"])  # makes the target client a goal
+        url = path.replace("{goal_id}", str(reverse_goal(o["client"])))
     body: dict[str, Any] = {}
+    if path.endswith("/goals") and method == "post":
+        body = {"text": "Cook a meal for friends"}
+    if path.endswith("/ratings"):
+        body = {"rating": 7}
+    if path.endswith("/moments") and method == "post":
+        body = {"kind": "victory", "text": "Called a friend", "happened_on": str(date.today())}
+    if path.endswith("/phase"):
+        body = {"to": "working", "version": 1}
     if path.endswith("/encounters") and method == "post":
         body = {"starts_at": (timezone.now() + timedelta(days=2)).isoformat(), "kind": "therapy"}
     if path.endswith("/attendance"):
@@ -376,6 +465,15 @@ def _api_request(method: str, path: str, world: World, target: str) -> tuple[str
     if path.endswith("/QuestionnaireResponse"):
         body = fhir_phq9(o["client"].pk)
     return url, body
+
+
+def reverse_goal(client: Any) -> int:
+    """The goal _agency_requests made for this client."""
+    from alliance.agency.models import Goal
+
+    goal = Goal.objects.filter(client=client).order_by("-pk").first()
+    assert goal is not None
+    return goal.pk
 
 
 def fhir_phq9(client_id: int, resource_id: str = "phq-9-example") -> dict[str, Any]:

@@ -19,12 +19,13 @@ from alliance.audit.log import record
 from alliance.audit.models import Outcome
 from alliance.clients.access import MAX_ID, visible_clients
 from alliance.clients.errors import ActionError, NotFound, StaleWrite, audit_refusals
-from alliance.clients.models import CareRole
+from alliance.clients.models import CareRole, EncounterKind
 from alliance.measurement import Instrument, ScoreResult
 from alliance.measures.models import Response
 from alliance.notify.outbox import queue_email
 
 ALLIANCE_CHECK = "alliance-session-check"
+FOLLOW_UP_VISIT = EncounterKind.FOLLOW_UP
 
 
 def visible_alerts(actor: Actor) -> AlertQuerySet:
@@ -102,7 +103,7 @@ def assess(
         for s in scored
         if s.result.complete and (s.instrument.reliable_change or s.instrument.id == ALLIANCE_CHECK)
     }
-    earlier = _earlier_totals(episode_id, tracked, stored_pk)
+    earlier, treatment = _earlier_totals(episode_id, tracked, stored_pk)
     findings = Findings()
     for item in scored:
         findings.signals += [
@@ -111,7 +112,10 @@ def assess(
         if item.instrument.id not in tracked or item.result.total is None:
             continue
         totals = [*earlier.get(item.instrument.id, []), item.result.total]
-        if item.instrument.id == ALLIANCE_CHECK:
+        if _is_follow_up(item.response) and item.instrument.id != ALLIANCE_CHECK:
+            in_treatment = treatment.get(item.instrument.id, [])
+            signals = rules.follow_up_signals(item.instrument, in_treatment, item.result.total)
+        elif item.instrument.id == ALLIANCE_CHECK:
             signals = rules.rupture_signals(totals, thresholds)
             if len(totals) >= 2:
                 findings.follow_ups += [(a, totals[-1]) for a in _awaiting_follow_up(episode_id)]
@@ -144,22 +148,34 @@ def evaluate(
     apply(assess(response.episode_id, scored, clinic, stored_pk=response.pk))
 
 
+def _is_follow_up(response: Response) -> bool:
+    """A response to a follow-up check-in after discharge."""
+    encounter = response.encounter if response.encounter_id is not None else None
+    return encounter is not None and encounter.kind == FOLLOW_UP_VISIT
+
+
 def _earlier_totals(
     episode_id: int, instrument_ids: set[str], stored_pk: int | None
-) -> dict[str, list[int]]:
+) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Earlier complete totals per instrument: all of them, and those from treatment alone."""
     if not instrument_ids:
-        return {}
+        return {}, {}
     rows = Response.objects.filter(
         episode_id=episode_id, complete=True, instrument_id__in=instrument_ids
     )
     if stored_pk is not None:
         rows = rows.exclude(pk=stored_pk)
     totals: dict[str, list[int]] = {}
-    ordered = rows.order_by("submitted_at", "pk").values_list("instrument_id", "total")
-    for instrument_id, total in ordered:
+    treatment: dict[str, list[int]] = {}
+    ordered = rows.order_by("submitted_at", "pk").values_list(
+        "instrument_id", "total", "encounter__kind"
+    )
+    for instrument_id, total, kind in ordered:
         if total is not None:
             totals.setdefault(instrument_id, []).append(total)
-    return totals
+            if kind != FOLLOW_UP_VISIT:
+                treatment.setdefault(instrument_id, []).append(total)
+    return totals, treatment
 
 
 def _awaiting_follow_up(episode_id: int) -> list[Alert]:

@@ -15,10 +15,17 @@ class Kind(models.TextChoices):
     DETERIORATION = "deterioration", "Reliable deterioration"
     NOT_ON_TRACK = "not_on_track", "Not on track"
     RUPTURE = "rupture", "Alliance rupture"
+    FOLLOW_UP = "follow_up", "Follow-up check-in"
 
 
 # Lower is more urgent; the caseload sorts by it.
-PRIORITY = {Kind.RISK: 1, Kind.DETERIORATION: 2, Kind.RUPTURE: 3, Kind.NOT_ON_TRACK: 4}
+PRIORITY = {
+    Kind.RISK: 1,
+    Kind.DETERIORATION: 2,
+    Kind.FOLLOW_UP: 2,
+    Kind.RUPTURE: 3,
+    Kind.NOT_ON_TRACK: 4,
+}
 
 
 class Status(models.TextChoices):

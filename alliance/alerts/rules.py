@@ -14,6 +14,9 @@ or from the clinic's settings; nothing is hard-coded here but the shape of each 
   threshold. It draws on two published figures (caseness, reliable change) and on the finding
   that early non-response predicts a poor outcome (Lambert et al. 2001, Psychotherapy Research
   11:49-68; Lutz et al. 2006). It does not fire when deterioration already has.
+- Follow-up check-in (after discharge): the check-in's total is at or above the caseness
+  cut-off, or worse than the last total in treatment by at least the reliable-change threshold.
+  The same two published figures as above; it replaces the in-treatment rules for check-ins.
 - Alliance rupture: an alliance check total below the clinic's floor, or a drop of the clinic's
   chosen size below the client's own average of earlier ratings (at least two). These defaults
   (30 of 40; 5 points) are Alliance's own, not published norms; the clinic tunes them.
@@ -32,6 +35,7 @@ RISK = "risk"
 DETERIORATION = "deterioration"
 NOT_ON_TRACK = "not_on_track"
 RUPTURE = "rupture"
+FOLLOW_UP = "follow_up"
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,32 @@ def change_signals(
         }
         return [Signal(NOT_ON_TRACK, reason, facts)]
     return []
+
+
+def follow_up_signals(
+    instrument: Instrument, treatment_totals: Sequence[int], latest: int
+) -> list[Signal]:
+    """A follow-up check-in's total against the cut-off and the last total in treatment."""
+    rc, cutoff = instrument.reliable_change, instrument.clinical_cutoff
+    name = short_name(instrument)
+    reasons = []
+    facts: dict[str, Any] = {"latest": latest}
+    if cutoff is not None and latest >= cutoff.value:
+        reasons.append(f"at or above the cut-off of {cutoff.value}")
+        facts["cutoff"] = cutoff.value
+    if rc is not None and treatment_totals:
+        end = treatment_totals[-1]
+        worse_by = latest - end if instrument.direction == "higher-is-worse" else end - latest
+        if worse_by >= rc.value:
+            reasons.append(
+                f"{worse_by} points worse than at the end of treatment ({end}); "
+                f"a change of {rc.value} or more is reliable"
+            )
+            facts.update(end_of_treatment=end, threshold=rc.value)
+    if not reasons:
+        return []
+    reason = f"{name} is {latest} at the follow-up check-in: " + ", and ".join(reasons)
+    return [Signal(FOLLOW_UP, reason, facts)]
 
 
 def rupture_signals(totals: Sequence[int], thresholds: Thresholds) -> list[Signal]:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import Membership
+from alliance.agency.endings import ending_view
 from alliance.clients import actions
 from alliance.clients.access import access_client
 from alliance.clients.forms import (
@@ -81,6 +82,7 @@ def _render_client(
         "timings": Timing.choices,
         "schedules": Schedule.choices,
         "me": actor.membership.pk,
+        "drift": ending_view(current).drift if current else [],
     }
     context.update(forms)
     return render(request, "clients/client.html", context, status=status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,10 +17,10 @@ from alliance.alerts.actions import Scored, apply, assess
 from alliance.audit.log import batch, record
 from alliance.clients.access import access_encounter, access_episode
 from alliance.clients.errors import ActionError, audit_refusals
-from alliance.clients.models import Encounter, Phase
+from alliance.clients.models import Encounter, EncounterKind, Phase
 from alliance.measurement import MeasurementError, load_instrument, score
 from alliance.measures.models import MeasureLink, PlanItem, Response, Schedule, Source, Timing
-from alliance.measures.plan import PlanEntry, instruments_due
+from alliance.measures.plan import DEFAULT_PLAN, PlanEntry, instruments_due
 from alliance.notify.outbox import queue_email
 from alliance.opaque import looks_like_token, new_token, token_hash
 
@@ -30,6 +31,12 @@ class LinkUnavailable(Exception):
     def __init__(self, state: str) -> None:
         super().__init__(state)
         self.state = state
+
+
+# The goal-progress rating is asked once per goal of the client; the agency app stores it.
+GOAL_PROGRESS = "alliance-goal-progress"
+# Written in the submission's transaction after the link is claimed; returns audit detail.
+Extras = Callable[[MeasureLink, datetime], dict[str, object]]
 
 
 @dataclass
@@ -109,6 +116,26 @@ def _new_link(
     return link, token
 
 
+def create_system_link(encounter: Encounter, *, email: bool) -> bool:
+    """A link made by the worker (a follow-up check-in on its day); True when emailed."""
+    instruments = instruments_due(encounter.episode, encounter, Timing.BEFORE)
+    if not instruments:
+        instruments = [e.instrument_id for e in DEFAULT_PLAN if e.timing == Timing.BEFORE]
+    link, token = _new_link(encounter, Timing.BEFORE, instruments, created_by=None)
+    record(
+        "link.create",
+        organisation_id=encounter.organisation_id,
+        client_id=encounter.client_id,
+        object_type="link",
+        object_id=link.pk,
+        detail={"timing": Timing.BEFORE, "instruments": instruments},
+    )
+    if email and encounter.client.email:
+        _email_link(link, token, reminder=False)
+        return True
+    return False
+
+
 def _email_link(link: MeasureLink, token: str, *, reminder: bool) -> None:
     from alliance.measures.tasks import remind
 
@@ -118,9 +145,7 @@ def _email_link(link: MeasureLink, token: str, *, reminder: bool) -> None:
         organisation_id=link.organisation_id,
         kind="link.reminder" if reminder else "link",
         to=client.email,
-        subject="A few questions before your session"
-        if link.timing == Timing.BEFORE
-        else "How was today's session?",
+        subject=_subject(link),
         body=(
             f"{opening} questions are ready. They take a few minutes:\n\n{link_url(token)}\n\n"
             f"The link works once and until {timezone.localtime(link.expires_at):%d %b %H:%M}. "
@@ -131,6 +156,14 @@ def _email_link(link: MeasureLink, token: str, *, reminder: bool) -> None:
     if not reminder:
         hours = clinic_settings(link.organisation_id).reminder_hours
         remind.using(run_after=timezone.now() + timedelta(hours=hours)).enqueue(link.pk)
+
+
+def _subject(link: MeasureLink) -> str:
+    if link.encounter.kind == EncounterKind.FOLLOW_UP:
+        return "Checking in: how have you been?"
+    if link.timing == Timing.BEFORE:
+        return "A few questions before your session"
+    return "How was today's session?"
 
 
 def send_reminder(link_id: int) -> bool:
@@ -167,7 +200,7 @@ def state_of(link: MeasureLink, now: datetime | None = None) -> str:
 def open_link(token: str) -> MeasureLink:
     """The link behind a token, if it can still be answered; the opening is audited."""
     link = _find(token)
-    state = state_of(link)
+    state = explain(link, state_of(link))
     record(
         "link.open",
         organisation_id=link.organisation_id,
@@ -179,6 +212,22 @@ def open_link(token: str) -> MeasureLink:
     if state != "open":
         raise LinkUnavailable(state)
     return link
+
+
+def explain(link: MeasureLink, state: str) -> str:
+    """A retired link of an episode that has since closed says so ("closed")."""
+    if state == "replaced":
+        phase = Encounter.objects.filter(pk=link.encounter_id).values_list(
+            "episode__phase", flat=True
+        )
+        if phase.first() == Phase.CLOSED:
+            return "closed"
+    return state
+
+
+def find(token: str) -> MeasureLink:
+    """The link behind a token in any state (for the client's own page); LinkUnavailable if none."""
+    return _find(token)
 
 
 def _find(token: str) -> MeasureLink:
@@ -221,6 +270,8 @@ SUBMIT_FIELDS = (
     "completed_at",
     "revoked_at",
     "encounter__episode_id",
+    "encounter__kind",
+    "encounter__clinician_id",
     *(f"organisation__clinic_settings__{f.name}" for f in ClinicSettings._meta.concrete_fields),
 )
 
@@ -239,12 +290,14 @@ def submit(
     *,
     link: MeasureLink | None = None,
     clinic: ClinicSettings | None = None,
+    extras: Extras | None = None,
 ) -> Submitted:
     """Validate, score, store, evaluate alerts, audit and queue notices: all or nothing.
 
     Scoring and the alert rules run before the transaction, which then only writes: the link is
     claimed with one conditional UPDATE, so sending the same link twice (even at the same
     moment) stores one response, and the second sender hears that it was received.
+    `extras` (the client's goal ratings, notes and thanks) are written in the same transaction.
     """
     if link is None or link.token_hash != token_hash(token):
         link = _find(token)
@@ -254,7 +307,7 @@ def submit(
     if state != "open":
         raise LinkUnavailable(state)
     now = timezone.now()
-    scored = [_scored(link, instrument_id, answers, now) for instrument_id in link.instruments]
+    scored = [_scored(link, i, answers, now) for i in link.instruments if i != GOAL_PROGRESS]
     clinic = clinic or clinic_settings(link.organisation_id)
     findings = assess(link.encounter.episode_id, scored, clinic)
     result = Submitted(
@@ -270,13 +323,16 @@ def submit(
             return _lost_claim(link)
         Response.objects.bulk_create(result.responses)
         apply(findings)
+        detail: dict[str, object] = {"instruments": list(link.instruments)}
+        if extras is not None:
+            detail.update(extras(link, now))
         record(
             "response.submit",
             organisation_id=link.organisation_id,
             client_id=link.client_id,
             object_type="link",
             object_id=link.pk,
-            detail={"instruments": list(link.instruments)},
+            detail=detail,
         )
     return result
 

@@ -8,10 +8,18 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from alliance.agency import link as agency_link
+from alliance.agency import own_page
 from alliance.measures import actions
 from alliance.measures.forms import AnswersForm, complete_answers
 
-STATE_STATUS = {"unknown": 404, "expired": 410, "replaced": 410, "completed": 200}
+STATE_STATUS = {
+    "unknown": 404,
+    "expired": 410,
+    "replaced": 410,
+    "closed": 410,
+    "completed": 200,
+}
 
 
 @never_cache
@@ -21,26 +29,58 @@ def measure_link(request: HttpRequest, token: str) -> HttpResponse:
         # Opening the page is audited; sending it is audited by the submission itself.
         link = actions.open_link(token) if request.method == "GET" else actions.peek(token)
         if request.method == "POST" and actions.state_of(link) != "open":
-            raise actions.LinkUnavailable(actions.state_of(link))
+            raise actions.LinkUnavailable(actions.explain(link, actions.state_of(link)))
     except actions.LinkUnavailable as exc:
         if exc.state == "completed" and request.method == "POST":
             return _thanks(request, None, repeated=True)
+        if exc.state == "completed":
+            return _unavailable(request, exc.state, token=token)
         return _unavailable(request, exc.state)
     clinic = actions.settings_of(link)
     crisis = clinic.crisis_contacts
+    # The goal ratings, notes and thank-you beside the questionnaires (alliance.agency).
+    scored = [i for i in link.instruments if i != actions.GOAL_PROGRESS]
+    extras = agency_link.read(link)
+    extra_errors: dict[str, str] = {}
     if request.method == "POST":
         # The common case, every answer given and valid, skips building the form.
-        answers = complete_answers(link.instruments, request.POST)
-        if answers is not None:
+        answers = complete_answers(scored, request.POST)
+        parsed, extra_errors = agency_link.parse(extras, request.POST)
+        if answers is not None and not extra_errors:
             try:
-                submitted = actions.submit(token, answers, link=link, clinic=clinic)
+                submitted = actions.submit(
+                    token,
+                    answers,
+                    link=link,
+                    clinic=clinic,
+                    extras=agency_link.writer(extras, parsed),
+                )
             except actions.LinkUnavailable as exc:
                 return _unavailable(request, exc.state)
-            return _thanks(request, submitted, repeated=submitted.repeated, crisis=crisis)
-    form = AnswersForm(list(link.instruments), request.POST or None)
+            return _thanks(
+                request, submitted, repeated=submitted.repeated, crisis=crisis, token=token
+            )
+    form = AnswersForm(scored, request.POST or None)
     if form.is_bound:
         form.is_valid()  # to show every problem next to its question
+    missed = [(name, form.fields[name].label) for name in form.errors if name in form.fields]
+    missed += [
+        (name, "Your goal: " + goal.text)
+        for name, goal in extras.rating_fields
+        if name in extra_errors
+    ]
     context = {
+        "extras": extras,
+        "extra_errors": extra_errors,
+        "extra_messages": [(k, v) for k, v in extra_errors.items() if not k.startswith("goal-")],
+        "posted": request.POST,
+        "own": own_page.available(link) if request.method == "GET" else None,
+        "token": token,
+        "rating_scale": range(11),
+        "rating_rows": [
+            (name, goal, request.POST.get(name, ""), extra_errors.get(name, ""))
+            for name, goal in extras.rating_fields
+        ],
         "form": form,
         "organisation": link.organisation,
         "timing": link.timing,
@@ -49,10 +89,10 @@ def measure_link(request: HttpRequest, token: str) -> HttpResponse:
         "risk_fields": form.risk_fields(),
         # The crisis contacts sit right under the first risk question, where the client is.
         "crisis_after": next(iter(form.risk_fields()), ""),
-        "missed": [(name, form.fields[name].label) for name in form.errors if name in form.fields],
-        "question_count": form.required_count(),
+        "missed": missed,
+        "question_count": form.required_count() + len(extras.rating_fields),
     }
-    status = 400 if form.errors else 200
+    status = 400 if form.errors or extra_errors else 200
     return render(request, "measures/client_form.html", context, status=status)
 
 
@@ -62,19 +102,26 @@ def _thanks(
     *,
     repeated: bool,
     crisis: str = "",
+    token: str = "",
 ) -> HttpResponse:
     context = {
         "repeated": repeated,
         "risk": bool(submitted and submitted.risk),
         "crisis": crisis,
+        "own": own_page.available(submitted.link) if submitted else None,
+        "token": token,
     }
     return render(request, "measures/client_thanks.html", context)
 
 
-def _unavailable(request: HttpRequest, state: str) -> HttpResponse:
+def _unavailable(request: HttpRequest, state: str, token: str = "") -> HttpResponse:
+    own = None
+    if state == "completed" and token:
+        # A used link still opens the client's own plan and progress until it expires.
+        own = own_page.available(actions.peek(token))
     return render(
         request,
         "measures/client_unavailable.html",
-        {"state": state},
+        {"state": state, "own": own, "token": token},
         status=STATE_STATUS.get(state, 410),
     )

@@ -58,7 +58,10 @@ def test_a_link_has_at_least_128_random_bits_and_only_its_hash_is_stored(fresh):
 def test_the_form_asks_every_question_and_names_no_client(fresh, client):
     world, _, token = fresh
     body = client.get(url(token)).content.decode()
-    assert body.count('type="radio"') == 9 * 4 + 4 + 7 * 4  # PHQ-9 with difficulty, GAD-7
+    # PHQ-9 with its difficulty item, GAD-7; the optional extras add a victory's kind and reader.
+    assert body.count('type="radio" name="phq9__') == 9 * 4 + 4
+    assert body.count('type="radio" name="gad7__') == 7 * 4
+    assert body.count('type="radio"') == 9 * 4 + 4 + 7 * 4 + 2 + 2
     assert world.own_client.display_name not in body
     assert world.own_client.record_number not in body
 
