@@ -224,7 +224,7 @@ def test_closing_an_episode_retires_its_unanswered_links(world):
     )
     response = signed_in(world.clinician).get(f"/m/{token}/")
     assert response.status_code == 410
-    assert "no longer in use" in response.content.decode()
+    assert "Your sessions here have ended" in response.content.decode()
 
 
 def test_a_log_record_never_holds_a_link_token():

@@ -39,7 +39,9 @@ class MomentForm(forms.Form):
         label="What happened", max_length=MOMENT_TEXT, widget=forms.Textarea(attrs={"rows": 2})
     )
     happened_on = forms.DateField(
-        label="When", widget=forms.DateInput(attrs={"type": "date"}), initial=timezone.localdate
+        label="When",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        initial=timezone.localdate,
     )
     goal = forms.TypedChoiceField(
         label="Goal it relates to", coerce=int, required=False, empty_value=None
@@ -59,7 +61,7 @@ class PhaseForm(forms.Form):
 class FollowUpForm(PhaseForm):
     discharged_on = forms.DateField(
         label="Discharged on",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         initial=timezone.localdate,
     )
     reason = forms.ChoiceField(

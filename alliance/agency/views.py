@@ -299,26 +299,31 @@ def _render_ending(
         "view": view,
         "plan": plan,
         "check_ins": list(episode.check_ins.select_related("encounter")),
-        "history": list(episode.phase_changes.select_related("by__user")),
+        "history": [
+            (h, Phase(h.from_phase).label, Phase(h.to_phase).label)
+            for h in episode.phase_changes.select_related("by__user")
+        ],
         "reviews": list(episode.reviews.select_related("by__user")),
         "phases": {p.value: p.label for p in Phase},
         "move_forms": [
             (
                 to,
-                FollowUpForm(initial={"to": to, "version": episode.version})
-                if to == Phase.FOLLOW_UP
-                else PhaseForm(initial={"to": to, "version": episode.version}),
+                (FollowUpForm if to == Phase.FOLLOW_UP else PhaseForm)(
+                    initial={"to": to, "version": episode.version}, auto_id=f"id_{to}_%s"
+                ),
             )
             for to in view.moves
         ],
         "review_form": ReviewForm(
+            auto_id="id_review_%s",
             initial={
                 "planned": episode.planned_sessions or view.attended or 1,
                 "version": episode.version,
-            }
+            },
         ),
         "plan_form": RelapsePlanForm(
-            initial={**initial_plan, "version": plan.version if plan else None}
+            auto_id="id_plan_%s",
+            initial={**initial_plan, "version": plan.version if plan else None},
         ),
         "plan_open": episode.phase in (Phase.ENDING, Phase.FOLLOW_UP),
         "plan_sections": own_page.plan_sections(plan) if plan else [],

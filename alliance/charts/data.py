@@ -1,20 +1,35 @@
 """Gathers one episode's chart from the database: a fixed handful of queries, however many scores.
 
 The caller has already read the client through access_client (which checks and audits); every
-query here is scoped to that client's episode.
+query here is scoped to that client's episode. Goals and moments are read through
+alliance.agency.access, so a moment a client kept for one clinician reaches no one else's chart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, time
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
 
 from django.db.models import F
 from django.utils import timezone
 
+from alliance.accounts.actor import Actor
 from alliance.accounts.models import ClinicSettings
+from alliance.agency.access import visible_goals, visible_moments
+from alliance.agency.models import Goal, GoalStatus, Moment, MomentKind
+from alliance.agency.readiness import GOAL_ATTAINED
 from alliance.alerts.models import Alert, Kind
-from alliance.charts.figure import BandArea, ChartSpec, Event, EventKind, RefLine, Score
+from alliance.charts.figure import (
+    BandArea,
+    ChartSpec,
+    Event,
+    EventKind,
+    RefLine,
+    Score,
+    Trace,
+    day,
+)
+from alliance.charts.layout import GOOD
 from alliance.clients.access import NotFound
 from alliance.clients.models import Attendance, Client, Encounter, Episode, Phase
 from alliance.measurement import Instrument
@@ -22,6 +37,8 @@ from alliance.measures.summary import Point, Series, episode_series
 
 ALLIANCE_CHECK = "alliance-session-check"
 DEFAULT_RUPTURE_FLOOR = 30  # the ClinicSettings default, for a clinic that never saved its own
+GOALS_PANEL = "Goals (0-10, the client's own rating)"
+GOAL_LABEL = 32  # characters of a goal's words in the chart's legend and the ratings table
 
 SESSION_MARK: dict[str, EventKind] = {
     Attendance.ATTENDED: "attended",
@@ -51,6 +68,67 @@ class Table:
     reliable_change: int | None
 
 
+@dataclass(frozen=True)
+class Rating:
+    at: datetime
+    goal: str  # the goal's label: its words shortened, and "(retired)" if it is
+    rating: int
+    rated_by: str
+
+
+@dataclass(frozen=True)
+class GoalLine:
+    """One goal of the episode with its ratings, oldest first."""
+
+    words: str  # in full, with "(retired)" if it is
+    label: str
+    retired: bool
+    ratings: tuple[Rating, ...]
+
+    @property
+    def first(self) -> int | None:
+        return self.ratings[0].rating if self.ratings else None
+
+    @property
+    def latest(self) -> int | None:
+        return self.ratings[-1].rating if self.ratings else None
+
+    @property
+    def change(self) -> int | None:
+        if len(self.ratings) < 2:
+            return None
+        return self.ratings[-1].rating - self.ratings[0].rating
+
+
+@dataclass(frozen=True)
+class MomentRow:
+    on: date
+    kind: str  # MomentKind: "victory" or "breakthrough"
+    kind_name: str
+    text: str
+    goal: str  # the goal's words, or "" for none
+
+    @property
+    def label(self) -> str:
+        """The words for the moment's mark on the chart."""
+        about = f" (goal: {self.goal})" if self.goal else ""
+        return f"{self.kind_name} on {day(self.on)}: {self.text}{about}"
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """How many active goals' latest rating reached GOAL_ATTAINED; retired ones are not counted."""
+
+    attained: int
+    active: int
+    retired: int
+    threshold: int = GOAL_ATTAINED
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.attained} of {self.active} goals rated {self.threshold} or more"
+
+
 @dataclass
 class ChartData:
     client: Client
@@ -60,9 +138,22 @@ class ChartData:
     tables: list[Table]
     encounters: list[Encounter]
     alerts: list[Alert]
+    goals: list[GoalLine] = field(default_factory=list)
+    moments: list[MomentRow] = field(default_factory=list)
+
+    @property
+    def ratings(self) -> list[Rating]:
+        """Every goal's ratings in one list, by date."""
+        return sorted((r for g in self.goals for r in g.ratings), key=lambda r: r.at)
+
+    @property
+    def attainment(self) -> Attainment:
+        active = [g for g in self.goals if not g.retired]
+        attained = sum(1 for g in active if g.latest is not None and g.latest >= GOAL_ATTAINED)
+        return Attainment(attained, len(active), len(self.goals) - len(active))
 
 
-def chart_data(client: Client, episode_id: int | None = None) -> ChartData:
+def chart_data(actor: Actor, client: Client, episode_id: int | None = None) -> ChartData:
     """The chosen episode's chart, or by default the open one (else the most recent)."""
     episodes = list(client.episodes.all())
     episode = _choose(episodes, episode_id)
@@ -75,9 +166,63 @@ def chart_data(client: Client, episode_id: int | None = None) -> ChartData:
         .annotate(instrument_id=F("response__instrument_id"))
         .order_by("opened_at")
     )
-    specs = _specs(client, episode, series, encounters, alerts)
+    goals = _goals(actor, client, episode)
+    moments = _moments(actor, client, episode)
+    specs = _specs(client, episode, series, encounters, alerts, goals, moments)
     tables = [_table(s) for s in series]
-    return ChartData(client, episode, episodes, specs, tables, encounters, alerts)
+    return ChartData(client, episode, episodes, specs, tables, encounters, alerts, goals, moments)
+
+
+def _goals(actor: Actor, client: Client, episode: Episode) -> list[GoalLine]:
+    """Two queries however many goals: the goals, then all their ratings."""
+    rows = visible_goals(actor).filter(client=client, episode=episode).prefetch_related("ratings")
+    lines = []
+    for goal in rows:
+        retired = goal.status == GoalStatus.RETIRED
+        label = shorten(goal.text, GOAL_LABEL) + (" (retired)" if retired else "")
+        ratings = tuple(
+            Rating(timezone.localtime(r.rated_at), label, r.rating, r.get_source_display())
+            for r in goal.ratings.all()
+        )
+        lines.append(GoalLine(_goal_words(goal), label, retired, ratings))
+    return lines
+
+
+def _goal_words(goal: Goal) -> str:
+    return goal.text + (" (retired)" if goal.status == GoalStatus.RETIRED else "")
+
+
+def _moments(actor: Actor, client: Client, episode: Episode) -> list[MomentRow]:
+    # Never Moment.objects: visible_moments leaves out what a client kept for someone else.
+    rows: list[Moment] = list(
+        visible_moments(actor).filter(client=client, episode=episode).select_related("goal")
+    )
+    return [
+        MomentRow(
+            m.happened_on,
+            m.kind,
+            m.get_kind_display(),
+            m.text,
+            _goal_words(m.goal) if m.goal else "",
+        )
+        for m in rows
+    ]
+
+
+def shorten(words: str, limit: int) -> str:
+    """The words on one line, cut at a space to at most ``limit`` characters, with an ellipsis."""
+    text = " ".join(words.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def _attained_line() -> RefLine:
+    value = GOAL_ATTAINED
+    return RefLine(value, f"attained: {value} or more", "attained mark", GOOD)
 
 
 def _choose(episodes: list[Episode], episode_id: int | None) -> Episode | None:
@@ -96,8 +241,9 @@ def _specs(
     series: list[Series],
     encounters: list[Encounter],
     alerts: list[Alert],
+    goals: list[GoalLine],
+    moments: list[MomentRow],
 ) -> list[ChartSpec]:
-    start, end = _span(episode)
     sessions = tuple(
         Event(
             timezone.localtime(e.starts_at),
@@ -105,6 +251,23 @@ def _specs(
             f"{e.get_kind_display()}, {e.get_attendance_display().lower()}",
         )
         for e in encounters
+    )
+    marks = tuple(_moment_event(m) for m in moments)
+    rated = [g for g in goals if g.ratings]
+    times = [p.at for s in series for p in s.points] + [a.opened_at for a in alerts]
+    times += [e.at for e in sessions + marks] + [r.at for g in rated for r in g.ratings]
+    start, end = _axis(episode, times)
+    # What every panel shares: the subject, one time axis, the sessions and the moments.
+    shared = ChartSpec(
+        key="",
+        name="",
+        subject=client.display_name,
+        start=start,
+        end=end,
+        y_min=0,
+        y_max=1,
+        sessions=sessions,
+        moments=marks,
     )
     outcomes = [s for s in series if s.instrument.id != ALLIANCE_CHECK]
     alliance = [s for s in series if s.instrument.id == ALLIANCE_CHECK]
@@ -120,24 +283,53 @@ def _specs(
         is_alliance = s.instrument.id == ALLIANCE_CHECK
         lines = (_rupture_line(client),) if is_alliance else _caseness(s.instrument)
         specs.append(
-            ChartSpec(
+            replace(
+                shared,
                 key=f"chart-{s.instrument.id}",
                 name=chart_name(s),
-                subject=client.display_name,
-                start=start,
-                end=end,
                 y_min=s.instrument.min_total,
                 y_max=s.instrument.max_total,
                 scores=_scores(s),
                 bands=_bands(s.instrument),
                 lines=lines,
                 verdict=s.reliable,
-                sessions=sessions,
                 alerts=mine,
                 compact=is_alliance,
             )
         )
+    if rated:
+        # The client's own view of their progress, after the outcome measures.
+        specs.insert(len(outcomes), _goals_panel(shared, rated))
     return specs
+
+
+def _axis(episode: Episode, times: list[datetime]) -> tuple[datetime, datetime]:
+    """One time axis for every panel: the episode, widened to every mark on any of them."""
+    start, end = _span(episode)
+    # In local time, as the date ticks fall at local midnights.
+    return timezone.localtime(min([start, *times])), timezone.localtime(max([end, *times]))
+
+
+def _goals_panel(shared: ChartSpec, rated: list[GoalLine]) -> ChartSpec:
+    return replace(
+        shared,
+        key="chart-goals",
+        name=GOALS_PANEL,
+        y_min=0,
+        y_max=10,
+        lines=(_attained_line(),),
+        compact=True,
+        traces=tuple(
+            Trace(g.label, tuple(Score(r.at, r.rating) for r in g.ratings)) for g in rated
+        ),
+    )
+
+
+def _moment_event(moment: MomentRow) -> Event:
+    kind: EventKind = "victory" if moment.kind == MomentKind.VICTORY else "breakthrough"
+    # A moment has a day, not a time: its mark goes at midday.
+    at = timezone.make_aware(datetime.combine(moment.on, time(12)))
+    return Event(at, kind, moment.label)
 
 
 def chart_name(series: Series) -> str:

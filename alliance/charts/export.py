@@ -6,13 +6,15 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from alliance.charts.data import ChartData, Table
+from alliance.charts.data import GOALS_PANEL, ChartData, Table
 from alliance.charts.figure import day
 from alliance.charts.layout import layout
 from alliance.charts.pdf import Document, render_pdf
 from alliance.clients.models import Episode
 
 SCORE_HEADER = ["Date", "Total", "Band", "Change from intake", "Reliable change", "Risk item"]
+MOMENT_HEADER = ["Date", "Kind", "In their words", "Goal"]
+PdfTable = tuple[str, list[str], list[list[str]]]  # caption, header, rows
 
 
 def chart_pdf(found: ChartData) -> bytes:
@@ -21,6 +23,10 @@ def chart_pdf(found: ChartData) -> bytes:
 
 def document(found: ChartData) -> Document:
     tables = [_score_table(t) for t in found.tables]
+    tables += _goal_tables(found)
+    if found.moments:
+        rows = [[day(m.on), m.kind_name, m.text, m.goal or "—"] for m in found.moments]
+        tables.append(("Small victories and breakthroughs", MOMENT_HEADER, rows))
     if found.encounters:
         rows = [
             [_when(e.starts_at), e.get_kind_display(), e.get_attendance_display()]
@@ -42,7 +48,31 @@ def document(found: ChartData) -> Document:
     )
 
 
-def _score_table(table: Table) -> tuple[str, list[str], list[list[str]]]:
+def _goal_tables(found: ChartData) -> list[PdfTable]:
+    if not found.goals:
+        return []
+    summary = [
+        [
+            g.words,
+            _or_dash(g.first),
+            _or_dash(g.latest),
+            "—" if g.change is None else f"{g.change:+d}",
+        ]
+        for g in found.goals
+    ]
+    header = ["Goal", "First rating", "Latest rating", "Change"]
+    tables = [(f"Goal attainment: {found.attainment.sentence}", header, summary)]
+    if found.ratings:
+        rows = [[day(r.at), r.goal, str(r.rating), r.rated_by] for r in found.ratings]
+        tables.append((GOALS_PANEL, ["Date", "Goal", "Rating", "Rated by"], rows))
+    return tables
+
+
+def _or_dash(value: int | None) -> str:
+    return "—" if value is None else str(value)
+
+
+def _score_table(table: Table) -> PdfTable:
     rows = [
         [
             day(r.at),

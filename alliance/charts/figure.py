@@ -40,9 +40,20 @@ class RefLine:
     value: float
     label: str
     name: str
+    colour: str = ""  # the layout's warning red unless given
 
 
-EventKind = Literal["attended", "dna", "cancelled", "scheduled", "risk", "alert"]
+@dataclass(frozen=True)
+class Trace:
+    """One of several lines on one panel, such as one goal's ratings."""
+
+    label: str
+    scores: tuple[Score, ...]
+
+
+EventKind = Literal[
+    "attended", "dna", "cancelled", "scheduled", "risk", "alert", "victory", "breakthrough"
+]
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,10 @@ class ChartSpec:
     verdict: str = ""  # reliable change of the latest score against intake
     sessions: tuple[Event, ...] = ()
     alerts: tuple[Event, ...] = ()
-    compact: bool = False  # the alliance panel: shorter, no bands
+    compact: bool = False  # the alliance and goals panels: shorter, no bands
+    # Several lines instead of ``scores`` (the goals panel); each is named in the legend.
+    traces: tuple[Trace, ...] = ()
+    moments: tuple[Event, ...] = ()  # small victories and breakthroughs, in a row of their own
 
 
 # --- what the layout produces -----------------------------------------------------------------
@@ -129,7 +143,18 @@ class Text:
     bold: bool = False
 
 
-Shape = Rect | Line | Path | Circle | Text
+Basic = Rect | Line | Path | Circle | Text
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Shapes that make one mark, with words for it: an SVG <title>, shown as a tooltip."""
+
+    title: str
+    shapes: tuple[Basic, ...]
+
+
+Shape = Basic | Mark
 
 
 @dataclass
@@ -157,6 +182,8 @@ def _with_band(score: Score) -> str:
 
 def describe(spec: ChartSpec) -> str:
     """One or a few sentences saying what the chart shows, for its <desc> and the image's alt."""
+    if spec.traces:
+        return _describe_traces(spec)
     scores = spec.scores
     if not scores:
         return f"No {spec.name} scores recorded in this episode."
@@ -164,16 +191,9 @@ def describe(spec: ChartSpec) -> str:
     if len(scores) == 1:
         parts = [f"{spec.name}: one score so far, {_with_band(first)} on {day(first.at)}."]
     else:
-        verb = (
-            "fell"
-            if last.value < first.value
-            else "rose"
-            if last.value > first.value
-            else "was unchanged"
-        )
         sentence = (
-            f"{spec.name} {verb} from {_with_band(first)} at intake on {day(first.at)} "
-            f"to {_with_band(last)} on {day(last.at)}"
+            f"{spec.name} {_verb(first.value, last.value)} from {_with_band(first)} at intake "
+            f"on {day(first.at)} to {_with_band(last)} on {day(last.at)}"
         )
         if spec.verdict == "improved":
             sentence += ": reliable improvement"
@@ -185,6 +205,34 @@ def describe(spec: ChartSpec) -> str:
     for line in spec.lines:
         where = "at or above" if last.value >= line.value else "below"
         parts.append(f"The latest is {where} the {line.name} of {number(line.value)}.")
+    parts += _event_counts(spec)
+    return " ".join(parts)
+
+
+def _verb(first: int, last: int) -> str:
+    return "fell" if last < first else "rose" if last > first else "was unchanged"
+
+
+def _describe_traces(spec: ChartSpec) -> str:
+    rated = [t for t in spec.traces if t.scores]
+    if not rated:
+        return f"No {spec.name} recorded in this episode."
+    parts = [f"{spec.name}:"]
+    for trace in rated:
+        first, last = trace.scores[0], trace.scores[-1]
+        if len(trace.scores) == 1:
+            parts.append(f"{trace.label}: one rating, {first.value} on {day(first.at)}.")
+        else:
+            parts.append(
+                f"{trace.label} {_verb(first.value, last.value)} from {first.value} on "
+                f"{day(first.at)} to {last.value} on {day(last.at)} ({len(trace.scores)} ratings)."
+            )
+    for line in spec.lines:
+        at_or_above = sum(1 for t in rated if t.scores[-1].value >= line.value)
+        parts.append(
+            f"{at_or_above} of {len(rated)} at or above the {line.name} of "
+            f"{number(line.value)} at the latest rating."
+        )
     parts += _event_counts(spec)
     return " ".join(parts)
 
@@ -205,6 +253,14 @@ def _event_counts(spec: ChartSpec) -> list[str]:
     if spec.alerts:
         labels = "; ".join(f"{e.label} on {day(e.at)}" for e in spec.alerts)
         parts.append(f"Alerts: {labels}.")
+    victories = sum(1 for e in spec.moments if e.kind == "victory")
+    breakthroughs = len(spec.moments) - victories
+    marked = [
+        f"{victories} small victor{'y' if victories == 1 else 'ies'}" if victories else "",
+        f"{breakthroughs} breakthrough{'' if breakthroughs == 1 else 's'}" if breakthroughs else "",
+    ]
+    if spec.moments:
+        parts.append(f"Marked: {' and '.join(m for m in marked if m)}, listed below.")
     return parts
 
 

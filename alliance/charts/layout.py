@@ -8,9 +8,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from alliance.charts.figure import (
+    Basic,
     ChartSpec,
     Circle,
+    Event,
     Line,
+    Mark,
     Path,
     Rect,
     Scene,
@@ -32,6 +35,12 @@ BAD = "#a3242a"
 WARN = "#8a5300"
 # Light enough that ink and the series colour stay readable on every band.
 BAND_FILLS = ("#eef6f0", "#f7f5e6", "#fcf0e0", "#fbe7e0", "#f7dede", "#f3d7e2")
+# One per line on a many-line panel, each with its own dash and marker (see _trace_style), so
+# no line is told from another by colour alone.
+TRACE_COLOURS = ("#1f5f8b", "#8a5300", "#6a3d9a", "#0f6e6e", "#7a2e5a", "#4f5b6b")
+TRACE_DASHES: tuple[tuple[float, ...], ...] = ((), (6, 3), (2, 2), (8, 3, 2, 3))
+VICTORY = GOOD
+BREAKTHROUGH = "#6a3d9a"
 
 WIDTH = 720.0
 LEFT, RIGHT, TOP = 44.0, 150.0, 30.0
@@ -71,32 +80,38 @@ def layout(spec: ChartSpec) -> Scene:
     if spec.compact:
         title = f"{spec.name} over time for {spec.subject}"
     scene = Scene(safe_key(spec.key), WIDTH, 0, title, describe(spec))
-    if not spec.scores:
+    if not spec.scores and not any(t.scores for t in spec.traces):
         scene.height = 90
         scene.shapes += [
             Rect(0.5, 0.5, WIDTH - 1, 89, "#ffffff", FRAME),
             Text(WIDTH / 2, 50, f"No {spec.name} scores in this episode yet.", 14, "middle", MUTED),
         ]
         return scene
-    scene.height = 230.0 if spec.compact else 310.0
-    frame = _frame(spec, bottom=scene.height - 96)
+    frame = _frame(spec, bottom=(230.0 if spec.compact else 310.0) - 96)
+    legend = _legend_rows(_legend_entries(spec))
+    # Below the plot: dates, the sessions row, the moments row if any, then the legend's rows.
+    moments_row = 24 if spec.moments else 0
+    legend_bottom = frame.bottom + 84 + moments_row + 18 * max(0, len(legend) - 2)
+    scene.height = legend_bottom + 12
     draw = scene.shapes
     draw.append(Rect(LEFT, frame.top, PLOT_W, frame.bottom - frame.top, "#ffffff"))
     draw += _bands(spec, frame)
     draw += _y_axis(frame)
     draw.append(Rect(LEFT, frame.top, PLOT_W, frame.bottom - frame.top, "", FRAME))
     draw += _ref_lines(spec, frame)
-    draw += _series(spec, frame)
+    draw += _traces(spec, frame) if spec.traces else _series(spec, frame)
     draw += _x_axis(frame)
     draw += _sessions(spec, frame)
+    draw += _moments(spec, frame)
     draw += _alerts(spec, frame)
-    draw += _legend(spec, scene.height - 12)
+    draw += _place_legend(legend, legend_bottom)
     return scene
 
 
 def _frame(spec: ChartSpec, bottom: float) -> _Frame:
     start, end = spec.start, spec.end
-    times = [s.at for s in spec.scores] + [e.at for e in spec.sessions + spec.alerts]
+    times = [s.at for s in spec.scores] + [s.at for t in spec.traces for s in t.scores]
+    times += [e.at for e in spec.sessions + spec.alerts + spec.moments]
     start, end = min([start, *times]), max([end, *times])
     if end - start < timedelta(days=1):
         # One day or less (one score, or all on the same day): give it room on both sides.
@@ -159,9 +174,10 @@ def _ref_lines(spec: ChartSpec, frame: _Frame) -> list[Shape]:
         if not frame.y_min <= line.value <= frame.y_max:
             continue
         y = frame.y(line.value)
-        shapes.append(Line(LEFT, y, LEFT + PLOT_W, y, BAD, 1.5, (6, 4)))
+        colour = line.colour or BAD
+        shapes.append(Line(LEFT, y, LEFT + PLOT_W, y, colour, 1.5, (6, 4)))
         # In the margin beside its line, where no score can sit on it.
-        shapes.append(Text(LEFT + PLOT_W + 8, y + 4, line.label, 10, "start", BAD, bold=True))
+        shapes.append(Text(LEFT + PLOT_W + 8, y + 4, line.label, 10, "start", colour, bold=True))
     return shapes
 
 
@@ -182,6 +198,35 @@ def _series(spec: ChartSpec, frame: _Frame) -> list[Shape]:
         for score, (x, y) in zip(spec.scores, points, strict=True):
             lift = 12 if score.reliable in {"improved", "deteriorated"} else 8
             shapes.append(Text(x, y - lift, str(score.value), 11, "middle", INK, bold=True))
+    return shapes
+
+
+def _trace_style(index: int) -> tuple[str, tuple[float, ...]]:
+    return TRACE_COLOURS[index % len(TRACE_COLOURS)], TRACE_DASHES[index % len(TRACE_DASHES)]
+
+
+def _trace_marker(index: int, x: float, y: float, colour: str) -> list[Basic]:
+    """A circle, square, diamond or triangle, by the line's place in the legend."""
+    shape = index % 4
+    if shape == 0:
+        return [Circle(x, y, 4, fill=colour, stroke="#ffffff", width=1)]
+    if shape == 1:
+        return [Rect(x - 3.5, y - 3.5, 7, 7, colour, "#ffffff")]
+    if shape == 2:
+        return [Path(((x, y - 5), (x + 5, y), (x, y + 5), (x - 5, y)), "#ffffff", fill=colour)]
+    return [Path(((x, y - 5), (x + 5, y + 4), (x - 5, y + 4)), "#ffffff", fill=colour)]
+
+
+def _traces(spec: ChartSpec, frame: _Frame) -> list[Shape]:
+    shapes: list[Shape] = []
+    for index, trace in enumerate(spec.traces):
+        colour, dash = _trace_style(index)
+        points = tuple((frame.x(s.at), frame.y(s.value)) for s in trace.scores)
+        if len(points) > 1:
+            shapes.append(Path(points, colour, 2, dash=dash))
+        for score, (x, y) in zip(trace.scores, points, strict=True):
+            words = f"{trace.label}: {score.value} on {day(score.at)}"
+            shapes.append(Mark(words, tuple(_trace_marker(index, x, y, colour))))
     return shapes
 
 
@@ -219,7 +264,7 @@ def _sessions(spec: ChartSpec, frame: _Frame) -> list[Shape]:
     return shapes
 
 
-def _session_mark(kind: str, x: float, y: float) -> list[Shape]:
+def _session_mark(kind: str, x: float, y: float) -> list[Basic]:
     if kind == "attended":
         return [Line(x, y - 7, x, y + 7, INK, 2.5)]
     if kind == "dna":
@@ -232,6 +277,46 @@ def _session_mark(kind: str, x: float, y: float) -> list[Shape]:
     return [Rect(x - 4, y - 4, 8, 8, "#ffffff", MUTED)]  # booked, not yet held
 
 
+def _moments(spec: ChartSpec, frame: _Frame) -> list[Shape]:
+    if not spec.moments:
+        return []
+    y = frame.bottom + 62
+    shapes: list[Shape] = [
+        Line(LEFT, y, LEFT + PLOT_W, y, "#d5dbe3"),
+        Text(LEFT + PLOT_W + 8, y + 4, "moments", 11, "start", MUTED),
+    ]
+    for event in spec.moments:
+        shapes.append(_moment_mark(event, frame.x(event.at), y))
+    return shapes
+
+
+def _moment_mark(event: Event, x: float, y: float) -> Mark:
+    """A star for a small victory, an upward arrow for a breakthrough; the words as its title."""
+    return Mark(event.label, tuple(_moment_shapes(event.kind, x, y)))
+
+
+def _moment_shapes(kind: str, x: float, y: float) -> list[Basic]:
+    if kind == "victory":
+        star = tuple(
+            (
+                x + (7 if i % 2 == 0 else 3) * math.sin(i * math.pi / 5),
+                y - (7 if i % 2 == 0 else 3) * math.cos(i * math.pi / 5),
+            )
+            for i in range(10)
+        )
+        return [Path(star, VICTORY, fill=VICTORY)]
+    arrow = (
+        (x, y - 8),
+        (x + 6, y - 1),
+        (x + 2.5, y - 1),
+        (x + 2.5, y + 7),
+        (x - 2.5, y + 7),
+        (x - 2.5, y - 1),
+        (x - 6, y - 1),
+    )
+    return [Path(arrow, BREAKTHROUGH, fill=BREAKTHROUGH)]
+
+
 def _alerts(spec: ChartSpec, frame: _Frame) -> list[Shape]:
     y = frame.top - 8
     shapes: list[Shape] = []
@@ -240,7 +325,7 @@ def _alerts(spec: ChartSpec, frame: _Frame) -> list[Shape]:
     return shapes
 
 
-def _alert_mark(kind: str, x: float, y: float) -> list[Shape]:
+def _alert_mark(kind: str, x: float, y: float) -> list[Basic]:
     if kind == "risk":
         triangle = ((x, y - 10), (x + 7, y + 3), (x - 7, y + 3))
         return [
@@ -251,9 +336,17 @@ def _alert_mark(kind: str, x: float, y: float) -> list[Shape]:
     return [Path(diamond, fill=WARN, stroke=WARN)]
 
 
-def _legend(spec: ChartSpec, baseline: float) -> list[Shape]:
+Entry = tuple[str, Sequence[Basic]]
+LegendRow = list[tuple[float, str, Sequence[Basic]]]
+
+
+def _legend_entries(spec: ChartSpec) -> list[Entry]:
     """A key naming only the marks this chart uses, so no mark relies on colour alone."""
-    entries: list[tuple[str, list[Shape]]] = [("score", _legend_score())]
+    entries: list[Entry] = [] if spec.traces else [("score", _legend_score())]
+    for index, trace in enumerate(spec.traces):
+        colour, dash = _trace_style(index)
+        stroke = Line(0, -4, 16, -4, colour, 2, dash)
+        entries.append((trace.label, [stroke, *_trace_marker(index, 8, -4, colour)]))
     reliable = {s.reliable for s in spec.scores} - {""}
     if "improved" in reliable:
         entries.append(("reliable improvement", [Circle(6, -4, 6, stroke=GOOD, width=2)]))
@@ -261,8 +354,8 @@ def _legend(spec: ChartSpec, baseline: float) -> list[Shape]:
         ring = Circle(6, -4, 6, stroke=BAD, width=2, dash=(3.0, 2.0))
         entries.append(("reliable deterioration", [ring]))
     for line in spec.lines:
-        entries.append((line.label, [Line(0, -4, 16, -4, BAD, 1.5, (6, 4))]))
-    kinds = {e.kind for e in spec.sessions} | {e.kind for e in spec.alerts}
+        entries.append((line.label, [Line(0, -4, 16, -4, line.colour or BAD, 1.5, (6, 4))]))
+    kinds = {e.kind for e in spec.sessions + spec.alerts + spec.moments}
     names = {
         "attended": "attended",
         "dna": "did not attend",
@@ -270,24 +363,29 @@ def _legend(spec: ChartSpec, baseline: float) -> list[Shape]:
         "scheduled": "booked",
         "risk": "risk alert",
         "alert": "other alert",
+        "victory": "small victory",
+        "breakthrough": "breakthrough",
     }
     for kind, name in names.items():
         if kind in kinds:
-            mark = (
-                _session_mark(kind, 6, -4)
-                if kind in {"attended", "dna", "cancelled", "scheduled"}
-                else _alert_mark(kind, 6, -2)
-            )
-            entries.append((name, mark))
-    return _place_legend(entries, baseline)
+            entries.append((name, _legend_mark(kind)))
+    return entries
 
 
-def _legend_score() -> list[Shape]:
+def _legend_mark(kind: str) -> list[Basic]:
+    if kind in {"attended", "dna", "cancelled", "scheduled"}:
+        return _session_mark(kind, 6, -4)
+    if kind in {"victory", "breakthrough"}:
+        return _moment_shapes(kind, 8, -4)
+    return _alert_mark(kind, 6, -2)
+
+
+def _legend_score() -> list[Basic]:
     return [Line(0, -4, 16, -4, SERIES, 2.5), Circle(8, -4, 4, fill=SERIES, stroke="#ffffff")]
 
 
-def _place_legend(entries: Sequence[tuple[str, list[Shape]]], bottom: float) -> list[Shape]:
-    rows: list[list[tuple[float, str, list[Shape]]]] = [[]]
+def _legend_rows(entries: Sequence[Entry]) -> list[LegendRow]:
+    rows: list[LegendRow] = [[]]
     x = LEFT
     for label, mark in entries:
         width = 22 + len(label) * 6.2 + 18  # an estimate of the text's width at 11px
@@ -296,6 +394,10 @@ def _place_legend(entries: Sequence[tuple[str, list[Shape]]], bottom: float) -> 
             x = LEFT
         rows[-1].append((x, label, mark))
         x += width
+    return rows
+
+
+def _place_legend(rows: Sequence[LegendRow], bottom: float) -> list[Shape]:
     shapes: list[Shape] = []
     for index, row in enumerate(rows):
         y = bottom - (len(rows) - 1 - index) * 18
@@ -305,7 +407,7 @@ def _place_legend(entries: Sequence[tuple[str, list[Shape]]], bottom: float) -> 
     return shapes
 
 
-def _moved(shape: Shape, dx: float, dy: float) -> Shape:
+def _moved(shape: Basic, dx: float, dy: float) -> Basic:
     if isinstance(shape, Line):
         return replace(
             shape, x1=shape.x1 + dx, y1=shape.y1 + dy, x2=shape.x2 + dx, y2=shape.y2 + dy

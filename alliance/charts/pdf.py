@@ -15,8 +15,9 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     Flowable,
     KeepTogether,
@@ -26,9 +27,10 @@ from reportlab.platypus import (
     Table,
 )
 
-from alliance.charts.figure import Circle, Line, Path, Rect, Scene, Shape, Text
+from alliance.charts.figure import Circle, Line, Mark, Path, Rect, Scene, Shape, Text
 
 MARGIN = 16 * mm
+WRAP = 40  # a longer cell (a goal's or a moment's words) wraps, in a column sized to fit
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def render_pdf(doc: Document) -> bytes:
             )
         )
     for caption, header, rows in doc.tables:
-        story += [Paragraph(escape(caption), styles["Heading3"]), _table(header, rows)]
+        story += [Paragraph(escape(caption), styles["Heading3"]), _table(header, rows, width)]
         story.append(Spacer(1, 4 * mm))
 
     def footer(canvas: Any, _doc: Any) -> None:
@@ -95,8 +97,28 @@ def render_pdf(doc: Document) -> bytes:
     return buffer.getvalue()
 
 
-def _table(header: list[str], rows: list[list[str]]) -> Table:
-    table = Table([header, *rows], repeatRows=1, hAlign="LEFT")
+def _table(header: list[str], rows: list[list[str]], width: float) -> Table:
+    wraps = {i for row in rows for i, cell in enumerate(row) if len(cell) > WRAP}
+    style = ParagraphStyle("cell", fontName="Helvetica", fontSize=9, leading=11)
+    body = [
+        [Paragraph(escape(cell), style) if i in wraps else cell for i, cell in enumerate(row)]
+        for row in rows
+    ]
+    widths: list[float] | None = None
+    if wraps:
+        # Short columns as wide as their longest cell; the wrapping ones share what is left.
+        natural = [
+            max(
+                stringWidth(header[i], "Helvetica-Bold", 9),
+                *(stringWidth(row[i], "Helvetica", 9) for row in rows),
+            )
+            + 12
+            for i in range(len(header))
+        ]
+        fixed = sum(w for i, w in enumerate(natural) if i not in wraps)
+        share = max((width - fixed) / len(wraps), 80)
+        widths = [share if i in wraps else w for i, w in enumerate(natural)]
+    table = Table([header, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(
         [
             ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
@@ -144,7 +166,10 @@ def _pen(canvas: Any, stroke: str, width: float, dash: tuple[float, ...]) -> Non
 
 
 def _draw(canvas: Any, shape: Shape) -> None:
-    if isinstance(shape, Rect):
+    if isinstance(shape, Mark):
+        for part in shape.shapes:  # its words are in the table after the charts
+            _draw(canvas, part)
+    elif isinstance(shape, Rect):
         _pen(canvas, shape.stroke, 1, ())
         if shape.fill:
             canvas.setFillColor(_colour(shape.fill))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from alliance.charts.figure import ChartSpec, Circle, Line, Path, Rect, Scene, Shape
+from alliance.charts.figure import ChartSpec, Circle, Line, Mark, Path, Rect, Scene, Shape
 from alliance.charts.layout import layout
 
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
@@ -38,6 +38,10 @@ def scene_svg(scene: Scene) -> str:
 
 
 def _shape(shape: Shape) -> str:
+    if isinstance(shape, Mark):
+        # A group's <title> is its accessible name and a tooltip: the words for one mark.
+        inner = "".join(_shape(part) for part in shape.shapes)
+        return f"<g><title>{_text(shape.title)}</title>{inner}</g>"
     if isinstance(shape, Rect):
         return (
             f'<rect x="{_n(shape.x)}" y="{_n(shape.y)}" width="{_n(shape.w)}" '

@@ -48,7 +48,7 @@ def _figure(name: str, svg: str, alt: str, width: float, height: float) -> Figur
 @require_http_methods(["GET"])
 def client_chart(request: HttpRequest, actor: Actor, client_id: int) -> HttpResponse:
     client = access_client(actor, client_id, action="chart.view")
-    found = chart_data(client, _episode_id(request))
+    found = chart_data(actor, client, _episode_id(request))
     figures = []
     for spec in found.specs:
         scene = layout(spec)
@@ -62,7 +62,7 @@ def client_chart(request: HttpRequest, actor: Actor, client_id: int) -> HttpResp
 def client_chart_pdf(request: HttpRequest, actor: Actor, client_id: int) -> HttpResponse:
     # Its own audit action: a PDF leaves the system, and the trail should say so.
     client = access_client(actor, client_id, action="chart.export")
-    found = chart_data(client, _episode_id(request))
+    found = chart_data(actor, client, _episode_id(request))
     response = HttpResponse(chart_pdf(found), content_type="application/pdf")
     response["Content-Disposition"] = 'attachment; filename="chart.pdf"'
     return response

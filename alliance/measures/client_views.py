@@ -65,7 +65,7 @@ def measure_link(request: HttpRequest, token: str) -> HttpResponse:
         form.is_valid()  # to show every problem next to its question
     missed = [(name, form.fields[name].label) for name in form.errors if name in form.fields]
     missed += [
-        (name, "Your goal: " + goal.text)
+        (name, "Your goal: " + goal.text[:40] + ("…" if len(goal.text) > 40 else ""))
         for name, goal in extras.rating_fields
         if name in extra_errors
     ]
