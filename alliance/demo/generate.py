@@ -1,7 +1,9 @@
 """The fictional demo clinic: deterministic for a seed, and scalable for benchmarks.
 
 Every person and place here is invented. Names are drawn from short lists and combined, so
-no real client is described.
+no real client is described. Besides the random caseload, a few clients of alex and noor carry
+goals in their own words, ratings, small victories and thank-yous, and two tell a whole story:
+an episode in its ending phase, and a discharge whose first follow-up check-in raises an alert.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from alliance.clients.models import (
     Episode,
     Phase,
 )
-from alliance.demo.measures import add_scores
+from alliance.demo.measures import (
+    add_scores,
+)
 
 DEMO_PASSWORD = "alliance-demo"  # printed on start; the demo clinic is fictional
 DEMO_SLUG = "riverbend-demo"
@@ -117,6 +121,10 @@ FIRST = [
 LAST_INITIAL = "ABCDEFGHJKLMNPRSTVWY"
 THERAPISTS = ["alex", "noor"]
 SUPPORT = ["sam", "jo", "priya", "kim", "rue"]
+# The last clients tell two stories from start to finish, both with alex (alliance/demo/stories.py):
+# an episode in its ending phase, and one discharged five weeks ago and now in follow-up.
+STORIES = ("ending", "follow_up")  # the last client first
+DISCHARGED_DAYS_AGO = 35
 
 
 def load_demo(*, seed: int = 2026, clients: int = 40, if_empty: bool = False) -> bool:
@@ -140,10 +148,16 @@ def load_demo(*, seed: int = 2026, clients: int = 40, if_empty: bool = False) ->
     while done < clients:
         size = min(BATCH, clients - done)
         with transaction.atomic():
-            _create_clients(rng, org, teams, staff, start=done, count=size, today=today)
+            _create_clients(
+                rng, org, teams, staff, start=done, count=size, total=clients, today=today
+            )
         done += size
         if clients > BATCH:
             _progress(done, clients)
+    with transaction.atomic():
+        from alliance.demo.stories import add_stories  # it builds on this module's helpers
+
+        add_stories(rng, org, staff, total=clients, today=today)
     return True
 
 
@@ -203,6 +217,7 @@ def _create_clients(
     *,
     start: int,
     count: int,
+    total: int,
     today: date,
 ) -> None:
     new_clients = [
@@ -210,34 +225,72 @@ def _create_clients(
             organisation=org,
             team=teams[(start + i) % len(teams)],
             display_name=f"{rng.choice(FIRST)} {rng.choice(LAST_INITIAL)}.",
-            record_number=f"RB-{start + i + 1:06d}",
+            record_number=_record_number(start + i),
         )
         for i in range(count)
     ]
     Client.objects.bulk_create(new_clients, batch_size=BATCH)
     members: list[CareTeamMember] = []
+    drawn: list[Episode] = []
     episodes: list[Episode] = []
-    for client in new_clients:
-        lead = staff[THERAPISTS[0] if rng.random() < 0.6 else THERAPISTS[1]]
+    for n, client in enumerate(new_clients, start=start):
+        story = _story_of(n, total)
+        usual = THERAPISTS[0] if rng.random() < 0.6 else THERAPISTS[1]
+        lead = staff["alex" if story else usual]
         members.append(_member(org, client, lead, CareRole.LEAD))
         for name in rng.sample(SUPPORT, k=rng.choice([0, 1, 1, 2])):
             members.append(_member(org, client, staff[name], CareRole.MEMBER))
         if rng.random() < 0.25:
             members.append(_member(org, client, staff["morgan"], CareRole.CONSULTANT))
-        episodes.append(_episode(rng, org, client, today))
+        drawn.append(_episode(rng, org, client, today))
+        episodes.append(_story_episode(org, client, story, today) if story else drawn[-1])
     CareTeamMember.objects.bulk_create(members, batch_size=BATCH)
     Episode.objects.bulk_create(episodes, batch_size=BATCH)
     leads = {m.client_id: m.membership for m in members if m.care_role == CareRole.LEAD}
-    encounters = [
-        e for ep in episodes for e in _encounters(rng, org, ep, leads[ep.client_id], today)
-    ]
+    encounters: list[Encounter] = []
+    for episode, random_one in zip(episodes, drawn, strict=True):
+        made = _encounters(rng, org, random_one, leads[episode.client_id], today)
+        if episode is random_one:  # a story's sessions are set aside; see _story_of
+            encounters += made
     Encounter.objects.bulk_create(encounters, batch_size=BATCH)
     add_scores(rng, episodes, encounters)
+
+
+def _record_number(n: int) -> str:
+    return f"RB-{n + 1:06d}"
+
+
+def _story_of(n: int, total: int) -> str:
+    """The story the n-th client tells, if any. The stories are the last clients, and each makes
+    the random draws of an ordinary client (then sets them aside), so the clinic before them is
+    the same with or without them; stories.py writes their sessions."""
+    from_end = total - 1 - n
+    return STORIES[from_end] if from_end < len(STORIES) else ""
 
 
 def _member(org: Organisation, client: Client, m: Membership, role: str) -> CareTeamMember:
     return CareTeamMember(
         organisation=org, client=client, membership=m, discipline=m.discipline, care_role=role
+    )
+
+
+def _story_episode(org: Organisation, client: Client, story: str, today: date) -> Episode:
+    if story == "ending":
+        return Episode(
+            organisation=org,
+            client=client,
+            planned_sessions=14,
+            opened_on=today - timedelta(weeks=12),
+            phase=Phase.ENDING,
+        )
+    discharged = today - timedelta(days=DISCHARGED_DAYS_AGO)
+    return Episode(
+        organisation=org,
+        client=client,
+        planned_sessions=12,
+        opened_on=discharged - timedelta(weeks=11),
+        phase=Phase.FOLLOW_UP,
+        ending_reason=EndingReason.PLANNED,
     )
 
 
