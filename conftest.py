@@ -7,6 +7,7 @@ anyone who may not see that client.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -379,12 +380,19 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parent
 @pytest.fixture
 def scratch_database_url(tmp_path: Any) -> Iterator[str]:
     """A fresh database of the kind this run tests: a SQLite file, or a new PostgreSQL db."""
+    with scratch_database(tmp_path / "scratch.sqlite3") as url:
+        yield url
+
+
+@contextmanager
+def scratch_database(sqlite_path: Any) -> Iterator[str]:
+    """A new, empty database of the kind this run tests (dropped afterwards on PostgreSQL)."""
     import uuid
 
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        yield f"sqlite:///{sqlite_path}"
         return
     import psycopg
 
@@ -399,9 +407,11 @@ def scratch_database_url(tmp_path: Any) -> Iterator[str]:
     with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     user = found["USER"] or ""
-    yield f"postgresql://{user}@{found['HOST']}:{found['PORT'] or 5432}/{name}"
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"postgresql://{user}@{found['HOST']}:{found['PORT'] or 5432}/{name}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def scratch_env(tmp_path: Any, database_url: str) -> dict[str, str]:

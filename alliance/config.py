@@ -100,8 +100,13 @@ def read_secret(env: Mapping[str, str], name: str) -> str | None:
 def secret_key(env: Mapping[str, str], data_dir: Path, *, production: bool) -> str:
     value = read_secret(env, "SECRET_KEY")
     if value is not None:
-        if len(value) < 32:
-            raise SettingsError("SECRET_KEY is shorter than 32 characters; generate a longer one")
+        # Production asks what Django's deployment check does (security.W009).
+        shortest = 50 if production else 32
+        if len(value) < shortest or len(set(value)) < 5:
+            raise SettingsError(
+                f"SECRET_KEY is shorter than {shortest} characters (or nearly all one "
+                "character); generate a longer one"
+            )
         return value
     if production:
         raise SettingsError(

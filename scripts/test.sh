@@ -20,6 +20,8 @@ run() { "$@" || { echo "FAILED: $*"; failed=1; }; }
 step "ruff check";            run $BIN/ruff check .
 step "ruff format --check";   run $BIN/ruff format --check .
 step "mypy";                  run $BIN/mypy alliance bench tests conftest.py
+step "bandit (high severity)"; run $BIN/bandit -q -r alliance --severity-level high
+step "dangerous constructs";  run $BIN/python scripts/patterns.py alliance
 step "manage.py check";       run $BIN/python manage.py check --fail-level WARNING
 step "makemigrations --check"; run $BIN/python manage.py makemigrations --check --dry-run
 

@@ -276,7 +276,8 @@ def test_it_reads_the_secret_key_from_a_file(tmp_path):
     ("env", "message"),
     [
         ({}, "required with ALLIANCE_PROFILE=production"),
-        ({"SECRET_KEY": "short"}, "shorter than 32"),
+        ({"SECRET_KEY": "short"}, "shorter than 50"),
+        ({"SECRET_KEY": "xy" * 30}, "nearly all one character"),
         ({"SECRET_KEY": GOOD_KEY, "SECRET_KEY_FILE": "/x"}, "not both"),
         ({"SECRET_KEY_FILE": "/nonexistent/key"}, r"SECRET_KEY_FILE.*cannot be read"),
     ],

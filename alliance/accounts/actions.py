@@ -12,7 +12,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -45,22 +45,59 @@ def _username_key(username: str) -> str:
     return hmac.new(secret, username.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
+# However the window and limit are set, no account sees more than this many wrong passwords or
+# codes checked in an hour. Refused attempts are not counted: hammering a throttled account
+# does not lengthen its wait, and every throttle ends when its window has passed.
+HOURLY_CEILING = 100
+HOUR = timedelta(hours=1)
+
+
 def is_throttled(username: str) -> bool:
-    since = timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
-    failures = LoginFailure.objects.filter(username_key=_username_key(username), at__gte=since)
-    return failures.count() >= settings.LOGIN_FAILURE_LIMIT
+    now = timezone.now()
+    failures = LoginFailure.objects.filter(username_key=_username_key(username))
+    window = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
+    if failures.filter(at__gte=window).count() >= settings.LOGIN_FAILURE_LIMIT:
+        return True
+    return failures.filter(at__gte=now - HOUR).count() >= HOURLY_CEILING
+
+
+def _lock_attempts(username: str) -> None:
+    """Serialises the attempts on one username until the transaction ends, so that parallel
+    requests cannot all pass the throttle before any has counted (SQLite's BEGIN IMMEDIATE
+    already serialises every write transaction)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_number(username)])
+
+
+def _lock_number(username: str) -> int:
+    return int(_username_key(username)[:15], 16)  # 60 bits: a positive bigint
+
+
+def _claim_attempt(username: str, address: str) -> LoginFailure | None:
+    """Counts the attempt as a failure before the password is checked (it is removed if the
+    password is right); None, and nothing counted, while the username is throttled."""
+    with transaction.atomic():
+        _lock_attempts(username)
+        if is_throttled(username):
+            return None
+        return LoginFailure.objects.create(
+            username_key=_username_key(username), address=address, at=timezone.now()
+        )
 
 
 def check_password_login(request: HttpRequest, username: str, password: str) -> User | None:
     """The user if the name and password are right and sign-in is not throttled; else None."""
     address = request.META.get("REMOTE_ADDR", "")[:64]
-    if is_throttled(username):
+    claim = _claim_attempt(username, address)
+    if claim is None:
         record("login.throttled", outcome=Outcome.DENIED, detail={"username": username[:150]})
         return None
     user = authenticate(request, username=username, password=password)
     if isinstance(user, User):
+        LoginFailure.objects.filter(pk=claim.pk).delete()
         return user
-    _record_failure(username, address)
+    _record_failure(username)
     return None
 
 
@@ -73,11 +110,8 @@ def refuse_inactive(user: User) -> None:
     record("login.refused", user=user, outcome=Outcome.DENIED, detail={"reason": "inactive"})
 
 
-def _record_failure(username: str, address: str) -> None:
+def _record_failure(username: str) -> None:
     with transaction.atomic():
-        LoginFailure.objects.create(
-            username_key=_username_key(username), address=address, at=timezone.now()
-        )
         known = User.objects.filter(username=username).first()
         record(
             "login.failed",
@@ -139,21 +173,19 @@ def verify_totp(user: User, code: str, *, address: str = "") -> bool:
     """Checks a sign-in code; each code is accepted once.
 
     A wrong code counts as a failed sign-in, so guessing codes is throttled like guessing
-    passwords (a six-digit code falls to a few hundred thousand unthrottled tries).
+    passwords (a six-digit code falls to a few hundred thousand unthrottled tries). The check
+    and the count happen under the username's lock and the user's row lock, so neither two
+    parallel guesses nor two uses of one code can slip past each other.
     """
-    if is_throttled(user.username):
-        record(
-            "login.throttled",
-            user=user,
-            organisation_id=_first_org(user),
-            outcome=Outcome.DENIED,
-            detail={"username": user.username, "step": "code"},
-        )
-        return False
     with transaction.atomic():
+        _lock_attempts(user.username)
         locked = User.objects.select_for_update().get(pk=user.pk)
+        throttled = is_throttled(user.username)
         step = _matching_step(locked.totp_secret, code) if locked.has_totp else None
-        if step is None or step <= locked.totp_last_step:
+        accepted = not throttled and step is not None and step > locked.totp_last_step
+        if accepted:
+            User.objects.filter(pk=user.pk).update(totp_last_step=step)
+        elif not throttled:
             LoginFailure.objects.create(
                 username_key=_username_key(user.username), address=address, at=timezone.now()
             )
@@ -163,9 +195,15 @@ def verify_totp(user: User, code: str, *, address: str = "") -> bool:
                 organisation_id=_first_org(user),
                 outcome=Outcome.DENIED,
             )
-            return False
-        User.objects.filter(pk=user.pk).update(totp_last_step=step)
-    return True
+    if throttled:
+        record(
+            "login.throttled",
+            user=user,
+            organisation_id=_first_org(user),
+            outcome=Outcome.DENIED,
+            detail={"username": user.username, "step": "code"},
+        )
+    return accepted
 
 
 def do_enable_totp(user: User, secret: str, code: str) -> None:

@@ -163,7 +163,7 @@ class KeptThanks(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kept_thanks"
     )
     message = models.CharField(max_length=THANKS_TEXT)
-    initials = models.CharField(max_length=4)
+    initials = models.CharField(max_length=8)  # "A.B.C." at most
     received = models.DateField(help_text="The first day of the month it arrived")
     source = models.CharField(max_length=64)
     kept_at = models.DateTimeField()

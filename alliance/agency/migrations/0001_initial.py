@@ -111,7 +111,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('message', models.CharField(max_length=1000)),
-                ('initials', models.CharField(max_length=4)),
+                ('initials', models.CharField(max_length=8)),
                 ('received', models.DateField(help_text='The first day of the month it arrived')),
                 ('source', models.CharField(max_length=64)),
                 ('kept_at', models.DateTimeField()),
