@@ -128,23 +128,7 @@ def do_revise_goal(
         if text == goal.text:
             raise ActionError("The new wording is the same as the old one.")
         _bump(goal, version, text=text)
-        GoalChange.objects.create(
-            organisation_id=goal.organisation_id,
-            goal=goal,
-            kind=ChangeKind.REVISED,
-            text=text,
-            reason=reason,
-            at=timezone.now(),
-            by=actor.membership,
-        )
-        record(
-            "goal.revise",
-            actor=actor,
-            client_id=goal.client_id,
-            object_type="goal",
-            object_id=goal.pk,
-        )
-        goal.refresh_from_db()
+        _changed(actor, goal, "goal.revise", ChangeKind.REVISED, text, reason, timezone.now())
     return goal
 
 
@@ -159,23 +143,7 @@ def do_retire_goal(
             raise ActionError("This goal is already retired.")
         now = timezone.now()
         _bump(goal, version, status=GoalStatus.RETIRED, retired_at=now, retired_reason=reason)
-        GoalChange.objects.create(
-            organisation_id=goal.organisation_id,
-            goal=goal,
-            kind=ChangeKind.RETIRED,
-            text=goal.text,
-            reason=reason,
-            at=now,
-            by=actor.membership,
-        )
-        record(
-            "goal.retire",
-            actor=actor,
-            client_id=goal.client_id,
-            object_type="goal",
-            object_id=goal.pk,
-        )
-        goal.refresh_from_db()
+        _changed(actor, goal, "goal.retire", ChangeKind.RETIRED, goal.text, reason, now)
     return goal
 
 
@@ -356,6 +324,23 @@ def do_set_collection(actor: Actor, *, enabled: bool, clear: bool = False) -> No
             object_id=actor.user.pk,
             detail={"enabled": enabled, "removed": removed},
         )
+
+
+def _changed(
+    actor: Actor, goal: Goal, action: str, kind: str, text: str, reason: str, at: datetime
+) -> None:
+    """Keep the step in the goal's history, audit it (no words), and re-read the goal."""
+    GoalChange.objects.create(
+        organisation_id=goal.organisation_id,
+        goal=goal,
+        kind=kind,
+        text=text,
+        reason=reason,
+        at=at,
+        by=actor.membership,
+    )
+    record(action, actor=actor, client_id=goal.client_id, object_type="goal", object_id=goal.pk)
+    goal.refresh_from_db()
 
 
 def _bump(goal: Goal, version: int, **changes: object) -> None:

@@ -28,6 +28,7 @@ from alliance.agency.forms import (
     ReviseGoalForm,
 )
 from alliance.agency.models import ClientView, Goal, GoalRating, GoalStatus, KeptThanks, RelapsePlan
+from alliance.agency.ratings import RatingSpan
 from alliance.agency.readiness import GOAL_ATTAINED
 from alliance.clients.access import access_client, access_episode
 from alliance.clients.errors import ActionError
@@ -52,23 +53,9 @@ def _back(request: HttpRequest, url: str, error: Exception | None, ok: str) -> H
 
 
 @dataclass
-class GoalRow:
+class GoalRow(RatingSpan):
     goal: Goal
     ratings: list[GoalRating]
-
-    @property
-    def first(self) -> int | None:
-        return self.ratings[0].rating if self.ratings else None
-
-    @property
-    def latest(self) -> int | None:
-        return self.ratings[-1].rating if self.ratings else None
-
-    @property
-    def change(self) -> int | None:
-        if len(self.ratings) < 2:
-            return None
-        return self.ratings[-1].rating - self.ratings[0].rating
 
 
 def _episode_of(client: Client) -> Episode | None:

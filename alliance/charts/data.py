@@ -17,6 +17,7 @@ from alliance.accounts.actor import Actor
 from alliance.accounts.models import ClinicSettings
 from alliance.agency.access import visible_goals, visible_moments
 from alliance.agency.models import Goal, GoalStatus, Moment, MomentKind
+from alliance.agency.ratings import RatingSpan
 from alliance.agency.readiness import GOAL_ATTAINED
 from alliance.alerts.models import Alert, Kind
 from alliance.charts.figure import (
@@ -77,27 +78,13 @@ class Rating:
 
 
 @dataclass(frozen=True)
-class GoalLine:
+class GoalLine(RatingSpan):
     """One goal of the episode with its ratings, oldest first."""
 
     words: str  # in full, with "(retired)" if it is
     label: str
     retired: bool
     ratings: tuple[Rating, ...]
-
-    @property
-    def first(self) -> int | None:
-        return self.ratings[0].rating if self.ratings else None
-
-    @property
-    def latest(self) -> int | None:
-        return self.ratings[-1].rating if self.ratings else None
-
-    @property
-    def change(self) -> int | None:
-        if len(self.ratings) < 2:
-            return None
-        return self.ratings[-1].rating - self.ratings[0].rating
 
 
 @dataclass(frozen=True)
