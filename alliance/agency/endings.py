@@ -44,6 +44,7 @@ from alliance.clients.models import (
     Episode,
     Phase,
 )
+from alliance.measures.models import MeasureLink
 from alliance.measures.summary import episode_series
 
 # The moves a clinician may make from each phase (closing also has its own form).
@@ -132,6 +133,10 @@ def do_move_phase(
         scheduled: list[CheckIn] = []
         if to == Phase.FOLLOW_UP:
             assert discharged_on is not None
+            # Discharged: the sessions' unanswered links stop working; check-ins bring their own.
+            MeasureLink.objects.filter(
+                encounter__episode_id=episode.pk, completed_at__isnull=True, revoked_at__isnull=True
+            ).update(revoked_at=timezone.now())
             scheduled = _schedule_check_ins(episode, actor, discharged_on, months)
         record(
             "episode.phase",

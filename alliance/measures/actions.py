@@ -215,13 +215,20 @@ def open_link(token: str) -> MeasureLink:
 
 
 def explain(link: MeasureLink, state: str) -> str:
-    """A retired link of an episode that has since closed says so ("closed")."""
+    """A link retired because the episode closed or the client was discharged says so."""
     if state == "replaced":
-        phase = Encounter.objects.filter(pk=link.encounter_id).values_list(
-            "episode__phase", flat=True
+        found = (
+            Encounter.objects.filter(pk=link.encounter_id)
+            .values_list("episode__phase", "kind")
+            .first()
         )
-        if phase.first() == Phase.CLOSED:
-            return "closed"
+        if found is not None:
+            phase, kind = found
+            # A session's link retired at discharge or closing (a check-in's own link is not).
+            if phase == Phase.CLOSED or (
+                phase == Phase.FOLLOW_UP and kind != EncounterKind.FOLLOW_UP
+            ):
+                return "closed"
     return state
 
 

@@ -196,6 +196,26 @@ def test_a_link_used_after_discharge_and_closing_says_so_and_takes_nothing(world
     assert not link.responses.exists()
 
 
+def test_a_sessions_link_used_after_discharge_says_so_and_takes_nothing(world, client):
+    link, token = actions.do_create_link(
+        world.actor(world.clinician), world.own_encounter.pk, timing="before", send_email=False
+    )
+    to_follow_up(world, months=(1,))
+    response = client.get(reverse("measure_link", args=[token]))
+    assert response.status_code == 410
+    assert "Your sessions here have ended" in response.content.decode()
+    data = {f"phq9__item{n}": "1" for n in range(1, 10)}
+    data |= {f"gad7__item{n}": "1" for n in range(1, 8)}
+    assert client.post(reverse("measure_link", args=[token]), data).status_code == 410
+    assert not link.responses.exists()
+    # The check-in's own link works in follow-up.
+    check_in = CheckIn.objects.get()
+    _, fresh = actions.do_create_link(
+        world.actor(world.clinician), check_in.encounter_id, timing="before", send_email=False
+    )
+    assert client.get(reverse("measure_link", args=[fresh])).status_code == 200
+
+
 def test_re_opening_a_closed_episode_keeps_its_history(world):
     scored_response(world.own_episode, "phq9", 12, "", timezone.now())
     from alliance.clients.actions import do_close_episode
