@@ -74,10 +74,11 @@ def test_no_route_is_exempt_from_the_csrf_check_except_those_listed():
     assert exempt == set(EXEMPT)
 
 
-@pytest.mark.parametrize("route", STATE_CHANGING, ids=lambda r: r.name)
+CHECKED = [route for route in STATE_CHANGING if route.name not in EXEMPT]
+
+
+@pytest.mark.parametrize("route", CHECKED, ids=lambda r: r.name)
 def test_a_change_without_a_valid_csrf_token_is_refused_and_changes_nothing(route):
-    if route.name in EXEMPT:
-        pytest.skip(EXEMPT[route.name])
     world = build_world()
     url = route.url(world)
     member = world.admin if route.name.startswith("manage_") else world.clinician

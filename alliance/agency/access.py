@@ -12,12 +12,8 @@ from alliance.accounts.actor import Actor
 from alliance.agency.models import Goal, Moment, Thanks, Visibility
 from alliance.audit.log import record
 from alliance.audit.models import Outcome
-from alliance.clients.access import MAX_ID, visible_clients
+from alliance.clients.access import known_id, visible_clients
 from alliance.clients.errors import NotFound
-
-
-def _id(value: int) -> int:
-    return value if 0 < value <= MAX_ID else 0
 
 
 def visible_goals(actor: Actor) -> QuerySet[Goal]:
@@ -43,8 +39,8 @@ def access_goal(
 ) -> Goal:
     rows = visible_goals(actor).select_related("episode", "client")
     if client_id is not None:
-        rows = rows.filter(client_id=_id(client_id))
-    goal = rows.filter(pk=_id(goal_id)).first()
+        rows = rows.filter(client_id=known_id(client_id))
+    goal = rows.filter(pk=known_id(goal_id)).first()
     if goal is None:
         record(action, actor=actor, object_type="goal", object_id=goal_id, outcome=Outcome.DENIED)
         raise NotFound("goal", goal_id)
@@ -53,7 +49,7 @@ def access_goal(
 
 
 def access_thanks(actor: Actor, thanks_id: int, *, action: str = "thanks.view") -> Thanks:
-    thanks = visible_thanks(actor).select_related("client").filter(pk=_id(thanks_id)).first()
+    thanks = visible_thanks(actor).select_related("client").filter(pk=known_id(thanks_id)).first()
     if thanks is None:
         record(
             action, actor=actor, object_type="thanks", object_id=thanks_id, outcome=Outcome.DENIED
@@ -63,3 +59,16 @@ def access_thanks(actor: Actor, thanks_id: int, *, action: str = "thanks.view") 
         action, actor=actor, client_id=thanks.client_id, object_type="thanks", object_id=thanks.pk
     )
     return thanks
+
+
+def thanks_to_me(actor: Actor, limit: int = 20) -> list[Thanks]:
+    """Thank-yous addressed to this actor, newest first; the read is audited when it shows any."""
+    rows = list(visible_thanks(actor).filter(to_id=actor.membership.pk)[:limit])
+    if rows:
+        record(
+            "thanks.list",
+            actor=actor,
+            object_type="thanks",
+            detail={"thanks": [t.pk for t in rows]},
+        )
+    return rows

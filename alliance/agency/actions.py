@@ -13,7 +13,6 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from alliance.accounts.actor import Actor
@@ -37,8 +36,8 @@ from alliance.agency.models import (
 )
 from alliance.audit.log import record
 from alliance.clients.access import access_client
-from alliance.clients.actions import check_day
-from alliance.clients.errors import ActionError, NotFound, StaleWrite, audit_refusals
+from alliance.clients.actions import bump_version, check_day
+from alliance.clients.errors import ActionError, NotFound, audit_refusals
 from alliance.clients.models import Client, Episode, Phase
 
 # Phases in which goals and moments are still being written (follow-up keeps rating them).
@@ -127,7 +126,7 @@ def do_revise_goal(
             raise ActionError("This goal is retired; write a new one instead.")
         if text == goal.text:
             raise ActionError("The new wording is the same as the old one.")
-        _bump(goal, version, text=text)
+        bump_version(Goal, goal.pk, version, text=text)
         _changed(actor, goal, "goal.revise", ChangeKind.REVISED, text, reason, timezone.now())
     return goal
 
@@ -142,7 +141,9 @@ def do_retire_goal(
         if goal.status != GoalStatus.ACTIVE:
             raise ActionError("This goal is already retired.")
         now = timezone.now()
-        _bump(goal, version, status=GoalStatus.RETIRED, retired_at=now, retired_reason=reason)
+        bump_version(
+            Goal, goal.pk, version, status=GoalStatus.RETIRED, retired_at=now, retired_reason=reason
+        )
         _changed(actor, goal, "goal.retire", ChangeKind.RETIRED, goal.text, reason, now)
     return goal
 
@@ -341,10 +342,3 @@ def _changed(
     )
     record(action, actor=actor, client_id=goal.client_id, object_type="goal", object_id=goal.pk)
     goal.refresh_from_db()
-
-
-def _bump(goal: Goal, version: int, **changes: object) -> None:
-    if not Goal.objects.filter(pk=goal.pk, version=version).update(
-        version=F("version") + 1, **changes
-    ):
-        raise StaleWrite

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import partial
 
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alliance.accounts.actor import Actor
@@ -34,7 +33,7 @@ from alliance.agency.models import (
 from alliance.alerts.models import Alert, Kind
 from alliance.audit.log import record
 from alliance.clients.access import access_episode
-from alliance.clients.actions import check_day
+from alliance.clients.actions import bump_version, check_day
 from alliance.clients.errors import ActionError, StaleWrite, audit_refusals
 from alliance.clients.models import (
     Attendance,
@@ -45,7 +44,7 @@ from alliance.clients.models import (
     Phase,
 )
 from alliance.measures.models import MeasureLink
-from alliance.measures.summary import episode_series
+from alliance.measures.summary import Series, episode_series
 
 # The moves a clinician may make from each phase (closing also has its own form).
 MOVES: dict[str, tuple[str, ...]] = {
@@ -120,7 +119,7 @@ def do_move_phase(
             if discharged_on < episode.opened_on:
                 raise ActionError("Discharge cannot come before the episode opened.")
             changes["ending_reason"] = reason
-        _bump(episode, version, **changes)
+        bump_version(Episode, episode.pk, version, **changes)
         PhaseChange.objects.create(
             organisation_id=episode.organisation_id,
             episode=episode,
@@ -226,7 +225,7 @@ def do_review_plan(
             planned_after=planned,
             note=note,
         )
-        _bump(episode, version, planned_sessions=planned)
+        bump_version(Episode, episode.pk, version, planned_sessions=planned)
         record(
             "episode.review",
             actor=actor,
@@ -267,19 +266,26 @@ def do_save_relapse_plan(
         if existing is None:
             if version is not None:
                 raise StaleWrite
-            plan = RelapsePlan.objects.create(
-                organisation_id=episode.organisation_id,
-                client_id=episode.client_id,
-                episode=episode,
+            try:
+                with transaction.atomic():  # a second first writer meets the unique episode
+                    plan = RelapsePlan.objects.create(
+                        organisation_id=episode.organisation_id,
+                        client_id=episode.client_id,
+                        episode=episode,
+                        updated_at=now,
+                        updated_by=actor.membership,
+                        **cleaned,
+                    )
+            except IntegrityError:
+                raise StaleWrite from None
+        else:
+            bump_version(
+                RelapsePlan,
+                existing.pk,
+                version or 0,
                 updated_at=now,
                 updated_by=actor.membership,
                 **cleaned,
-            )
-        else:
-            if version != existing.version:
-                raise StaleWrite
-            RelapsePlan.objects.filter(pk=existing.pk, version=version).update(
-                version=F("version") + 1, updated_at=now, updated_by=actor.membership, **cleaned
             )
             plan = RelapsePlan.objects.get(pk=existing.pk)
         record(
@@ -309,10 +315,11 @@ class EndingView:
     moves: tuple[str, ...]
 
 
-def ending_view(episode: Episode) -> EndingView:
-    """The readiness indicators and drift flags of an episode (the caller has checked access)."""
+def ending_view(episode: Episode, series: list[Series] | None = None) -> EndingView:
+    """The readiness indicators and drift flags of an episode (the caller has checked access).
+    `series`: the episode's scores when the caller has read them already."""
     clinic = clinic_settings(episode.organisation_id)
-    series = episode_series(episode)
+    series = episode_series(episode) if series is None else series
     outcomes = [
         readiness.Outcome(s.instrument, s.name, [p.total for p in s.points])
         for s in series
@@ -382,10 +389,3 @@ def send_check_in(check_in_id: int) -> str:
             detail={"emailed": sent},
         )
     return "sent" if sent else "link ready (no email address)"
-
-
-def _bump(episode: Episode, version: int, **changes: object) -> None:
-    if not Episode.objects.filter(pk=episode.pk, version=version).update(
-        version=F("version") + 1, **changes
-    ):
-        raise StaleWrite

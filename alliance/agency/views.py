@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from alliance.accounts.actor import Actor
 from alliance.agency import actions, endings, own_page
-from alliance.agency.access import visible_moments, visible_thanks
+from alliance.agency.access import thanks_to_me, visible_moments, visible_thanks
 from alliance.agency.forms import (
     FollowUpForm,
     GoalForm,
@@ -27,7 +27,15 @@ from alliance.agency.forms import (
     ReviewForm,
     ReviseGoalForm,
 )
-from alliance.agency.models import ClientView, Goal, GoalRating, GoalStatus, KeptThanks, RelapsePlan
+from alliance.agency.models import (
+    MAX_GOALS,
+    ClientView,
+    Goal,
+    GoalRating,
+    GoalStatus,
+    KeptThanks,
+    RelapsePlan,
+)
 from alliance.agency.ratings import RatingSpan
 from alliance.agency.readiness import GOAL_ATTAINED
 from alliance.clients.access import access_client, access_episode
@@ -94,7 +102,7 @@ def _render_goals(
         "active_count": len(active),
         "attained": attained,
         "attained_at": GOAL_ATTAINED,
-        "max_goals": 5,
+        "max_goals": MAX_GOALS,
         "moments": list(
             visible_moments(actor)
             .filter(client=client)
@@ -174,7 +182,7 @@ def goal_rate(request: HttpRequest, actor: Actor, client_id: int, goal_id: int) 
 @clinical_view
 @require_POST
 def moment_add(request: HttpRequest, actor: Actor, client_id: int) -> HttpResponse:
-    client = access_client(actor, client_id, action="goal.list")
+    client = access_client(actor, client_id, action="moment.form")  # its goals for the form
     episode = _episode_of(client)
     goals = (
         list(
@@ -232,11 +240,7 @@ def thanks_keep(request: HttpRequest, actor: Actor, thanks_id: int) -> HttpRespo
 def gratitude(request: HttpRequest, actor: Actor) -> HttpResponse:
     on = actions.collection_on(actor)
     kept = list(KeptThanks.objects.filter(user=actor.user)) if on else []
-    waiting = (
-        list(visible_thanks(actor).filter(to_id=actor.membership.pk).select_related("client")[:20])
-        if on
-        else []
-    )
+    waiting = thanks_to_me(actor) if on else []
     return render(request, "agency/gratitude.html", {"on": on, "kept": kept, "waiting": waiting})
 
 

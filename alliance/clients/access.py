@@ -28,13 +28,13 @@ def visible_clients(actor: Actor) -> ClientQuerySet:
 MAX_ID = 2**63 - 1  # the largest id a database column holds; larger ones exist nowhere
 
 
-def _id(value: int) -> int:
+def known_id(value: int) -> int:
     """An id a query can carry (a huge number from a URL matches nothing, without an error)."""
     return value if 0 < value <= MAX_ID else 0
 
 
 def access_client(actor: Actor, client_id: int, *, action: str = "client.view") -> Client:
-    client = visible_clients(actor).filter(pk=_id(client_id)).first()
+    client = visible_clients(actor).filter(pk=known_id(client_id)).first()
     if client is None:
         _denied(actor, action, "client", client_id)
     assert client is not None
@@ -49,7 +49,7 @@ def access_episode(
     episode = (
         _of_client(Episode.objects.filter(client__in=visible_clients(actor)), client_id)
         .select_related("client")
-        .filter(pk=_id(episode_id))
+        .filter(pk=known_id(episode_id))
         .first()
     )
     if episode is None:
@@ -75,7 +75,7 @@ def access_encounter(
     encounter = (
         _of_client(Encounter.objects.filter(client__in=visible_clients(actor)), client_id)
         .select_related("client", "episode")
-        .filter(pk=_id(encounter_id))
+        .filter(pk=known_id(encounter_id))
         .first()
     )
     if encounter is None:
@@ -99,7 +99,7 @@ def list_clients(actor: Actor) -> ClientQuerySet:
 
 
 def _of_client(rows: QuerySet[M], client_id: int | None) -> QuerySet[M]:
-    return rows if client_id is None else rows.filter(client_id=_id(client_id))
+    return rows if client_id is None else rows.filter(client_id=known_id(client_id))
 
 
 def _denied(actor: Actor, action: str, object_type: str, object_id: int) -> None:

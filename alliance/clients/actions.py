@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from alliance.accounts.actor import Actor
@@ -218,7 +219,7 @@ def do_close_episode(
         check_day(closed_on, "The closing date")
         if closed_on < episode.opened_on:
             raise ActionError("An episode cannot close before it opened.")
-        _bump(
+        bump_version(
             Episode,
             episode.pk,
             version,
@@ -290,7 +291,7 @@ def do_record_attendance(
         encounter = access_encounter(
             actor, encounter_id, action="encounter.attendance", client_id=client_id
         )
-        _bump(Encounter, encounter.pk, version, attendance=attendance)
+        bump_version(Encounter, encounter.pk, version, attendance=attendance)
         record(
             "encounter.attendance",
             actor=actor,
@@ -303,11 +304,12 @@ def do_record_attendance(
     return encounter
 
 
-def _bump(model: type[Episode] | type[Encounter], pk: int, version: int, **changes: object) -> None:
-    """Write the changes only if nobody else has since the version was read."""
+def bump_version(model: type[Model], pk: int, version: int, **changes: object) -> None:
+    """Write the changes only if nobody else has since the version was read (the row's
+    `version` column counts the writes)."""
     from django.db.models import F
 
-    updated = model.objects.filter(pk=pk, version=version).update(
+    updated = model._default_manager.filter(pk=pk, version=version).update(
         version=F("version") + 1, **changes
     )
     if updated != 1:

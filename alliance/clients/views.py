@@ -61,12 +61,13 @@ def _render_client(
     current = next((e for e in episodes if e.phase != Phase.CLOSED), None)
     encounters = list(current.encounters.select_related("clinician__user")) if current else []
     manage = actions.can_manage_care_team(actor, client)
+    series = episode_series(current) if current else []
     alerts = list(
         client.alerts.select_related("episode").order_by("status", "priority", "-opened_at")[:20]
     )
     context: dict[str, object] = {
         "alerts": alerts,
-        "series": episode_series(current) if current else [],
+        "series": series,
         "client": client,
         "care_team": care_team,
         "can_manage": manage,
@@ -82,7 +83,7 @@ def _render_client(
         "timings": Timing.choices,
         "schedules": Schedule.choices,
         "me": actor.membership.pk,
-        "drift": ending_view(current).drift if current else [],
+        "drift": ending_view(current, series).drift if current else [],
     }
     context.update(forms)
     return render(request, "clients/client.html", context, status=status)

@@ -28,9 +28,10 @@ from alliance.opaque import looks_like_token, new_token, token_hash
 class LinkUnavailable(Exception):
     """The link cannot be used; `state` says why, for a kind page."""
 
-    def __init__(self, state: str) -> None:
+    def __init__(self, state: str, link: MeasureLink | None = None) -> None:
         super().__init__(state)
         self.state = state
+        self.link = link  # the link found, when there was one
 
 
 # The goal-progress rating is asked once per goal of the client; the agency app stores it.
@@ -210,7 +211,7 @@ def open_link(token: str) -> MeasureLink:
         detail={"state": state},
     )
     if state != "open":
-        raise LinkUnavailable(state)
+        raise LinkUnavailable(state, link)
     return link
 
 

@@ -12,6 +12,7 @@ from alliance.agency import link as agency_link
 from alliance.agency import own_page
 from alliance.measures import actions
 from alliance.measures.forms import AnswersForm, complete_answers
+from alliance.measures.models import MeasureLink
 
 STATE_STATUS = {
     "unknown": 404,
@@ -34,7 +35,7 @@ def measure_link(request: HttpRequest, token: str) -> HttpResponse:
         if exc.state == "completed" and request.method == "POST":
             return _thanks(request, None, repeated=True)
         if exc.state == "completed":
-            return _unavailable(request, exc.state, token=token)
+            return _unavailable(request, exc.state, token=token, link=exc.link)
         return _unavailable(request, exc.state)
     clinic = actions.settings_of(link)
     crisis = clinic.crisis_contacts
@@ -114,11 +115,11 @@ def _thanks(
     return render(request, "measures/client_thanks.html", context)
 
 
-def _unavailable(request: HttpRequest, state: str, token: str = "") -> HttpResponse:
-    own = None
-    if state == "completed" and token:
-        # A used link still opens the client's own plan and progress until it expires.
-        own = own_page.available(actions.peek(token))
+def _unavailable(
+    request: HttpRequest, state: str, token: str = "", link: MeasureLink | None = None
+) -> HttpResponse:
+    # A used link still opens the client's own plan and progress until it expires.
+    own = own_page.available(link) if link is not None else None
     return render(
         request,
         "measures/client_unavailable.html",

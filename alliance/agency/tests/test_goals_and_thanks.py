@@ -229,3 +229,19 @@ def test_the_follow_up_rule_uses_the_cut_off_and_reliable_change():
     assert at_cutoff.facts == {"latest": 10, "cutoff": 10}
     worse = rules.follow_up_signals(PHQ9, [3], 9)[0]
     assert worse.facts == {"latest": 9, "end_of_treatment": 3, "threshold": 6}
+
+
+def test_a_huge_goal_id_on_a_moment_is_a_clear_refusal(world):
+    http = signed_in(world.clinician)
+    body: dict[str, object] = {
+        "kind": "victory",
+        "text": "Rang a friend",
+        "happened_on": str(timezone.localdate()),
+        "goal_id": 2**70,  # beyond any database integer
+    }
+    response = http.post(
+        f"/api/clients/{world.own_client.pk}/moments", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "one of this episode's goals" in response.json()["detail"]
+    assert not Moment.objects.exists()
