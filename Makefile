@@ -31,5 +31,13 @@ test: $(DEV)
 bench: $(DEV)
 	bash scripts/bench.sh
 
+# The API fuzz test of `make test` with more generated requests per operation (200 there);
+# `make fuzz ALLIANCE_FUZZ_CASES=5000`, and DATABASE_URL=postgresql://… for PostgreSQL.
+ALLIANCE_FUZZ_CASES ?= 1000
+fuzz: $(DEV)
+	ALLIANCE_FUZZ_CASES=$(ALLIANCE_FUZZ_CASES) ALLIANCE_DATA_DIR="$$(mktemp -d)" \
+	SECRET_KEY="$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	$(BIN)/pytest -q tests/test_api_fuzz.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -143,6 +143,29 @@ def _write_new_key(key_file: Path) -> None:
         draft.unlink(missing_ok=True)
 
 
+# Bugs planted on purpose, so the crash-consistency harness (tests/test_crash_harness.py) can
+# show that it fails when it should. Only the local profile honours one.
+PLANTED_FAULTS = ("ack-before-commit",)
+
+
+def planted_fault(env: Mapping[str, str], *, production: bool) -> str:
+    """ALLIANCE_FAULT: the planted fault to switch on for a test, or "" (the normal case)."""
+    raw = env.get("ALLIANCE_FAULT", "").strip()
+    if not raw:
+        return ""
+    if production:
+        raise SettingsError(
+            "ALLIANCE_FAULT plants a bug for the crash-consistency test and is refused with "
+            "ALLIANCE_PROFILE=production; unset it"
+        )
+    if raw not in PLANTED_FAULTS:
+        raise SettingsError(
+            f"ALLIANCE_FAULT={raw!r} is not a planted fault; use {', '.join(PLANTED_FAULTS)} "
+            "(tests only) or leave it unset"
+        )
+    return raw
+
+
 SQLITE_INIT = (
     # WAL lets readers run beside one writer; FULL makes every commit durable on disk before
     # the request that made it is answered.

@@ -22,6 +22,8 @@ DEBUG = config.env_bool(ENV, "ALLIANCE_DEBUG", False)
 if DEBUG and PRODUCTION:
     raise config.SettingsError("ALLIANCE_DEBUG cannot be on with ALLIANCE_PROFILE=production")
 SECRET_KEY = config.secret_key(ENV, DATA_DIR, production=PRODUCTION)
+# A bug planted for tests/test_crash_harness.py; refused here, at start-up, in production.
+ALLIANCE_FAULT = config.planted_fault(ENV, production=PRODUCTION)
 
 if PRODUCTION and not ENV.get("ALLOWED_HOSTS"):
     raise config.SettingsError(
@@ -50,6 +52,7 @@ INSTALLED_APPS = [
     "alliance.charts",
     "alliance.journal",
     "alliance.agency",
+    "alliance.care",
     "alliance.web",
 ]
 

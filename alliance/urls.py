@@ -75,6 +75,7 @@ urlpatterns = [
     path("", include("alliance.charts.urls")),
     path("", include("alliance.journal.urls")),
     path("", include("alliance.agency.urls")),
+    path("", include("alliance.care.urls")),
     path("api/", api.urls),
     path("account/api-tokens/", account_token_views.api_tokens, name="api_tokens"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -115,3 +116,58 @@ def test_paging_out_of_range_is_a_clear_4xx(world, query):
     response = signed_in(world.clinician).get(f"/api/clients?{query}")
     assert response.status_code == 422
     assert response.json()["detail"]
+
+
+# --- found by fuzzing (tests/test_api_fuzz.py) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "where"),
+    [
+        ("get", "/api/clients?limit=0", None, "query.limit"),
+        ("get", "/api/alerts?status=closed", None, "query.status"),
+        ("get", "/api/alerts/null", None, "path.alert_id"),
+        ("post", "/api/encounters/{encounter}/attendance", {"attendance": "dna"}, "body.version"),
+        ("post", "/api/encounters/{encounter}/attendance", {"version": "x"}, "body.attendance"),
+    ],
+)
+def test_a_request_that_does_not_validate_gets_a_422_with_one_message(
+    world, method, url, body, where
+):
+    http = signed_in(world.clinician)
+    url = url.replace("{encounter}", str(world.own_encounter.pk))
+    if method == "get":
+        response = http.get(url)
+    else:
+        response = http.post(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 422
+    # The schema promises {"detail": <string>}, as for every other refusal (it was a list).
+    detail = response.json()["detail"]
+    assert isinstance(detail, str)
+    assert detail.startswith(where), detail
+    assert response.json() == {"detail": detail}
+
+
+API_CHANGES = sorted(
+    (method, path) for path, item in schema()["paths"].items() for method in item if method != "get"
+)
+
+
+@pytest.mark.parametrize(("method", "path"), API_CHANGES)
+def test_an_anonymous_change_is_a_401_not_a_csrf_refusal(method, path):
+    program = HttpClient(enforce_csrf_checks=True)  # no session, no token, no CSRF cookie
+    url = re.sub(r"{[a-z_]+}", "1", path)
+    response = getattr(program, method)(url, "{}", content_type="application/json")
+    assert response.status_code == 401, f"{method.upper()} {path}: {response.content!r}"
+    assert response.json() == {"detail": "Unauthorized"}
+
+
+def test_every_operation_documents_the_refusals_it_can_give():
+    for path, item in schema()["paths"].items():
+        for method, operation in item.items():
+            codes = {str(code) for code in operation["responses"]}
+            label = f"{method.upper()} {path}"
+            # 400: a NUL character, in the query of any request; 401: no valid token or session.
+            assert {"400", "401"} <= codes, label
+            if operation.get("parameters") or operation.get("requestBody"):
+                assert "422" in codes, f"{label}: a path, query or body that does not validate"

@@ -58,6 +58,7 @@ def _forget_everything() -> None:
     from alliance.accounts.models import Team, User
     from alliance.agency import models as agency
     from alliance.alerts.models import Alert
+    from alliance.care import models as care
     from alliance.clients.models import CareTeamMember
     from alliance.measures.models import Response
 
@@ -72,6 +73,14 @@ def _forget_everything() -> None:
         agency.Review,
         agency.RelapsePlan,
         agency.ClientView,
+        care.HandoffRead,
+        care.Handoff,
+        care.Relationship,
+        care.SharingConsent,
+        care.CaseReview,
+        care.CareItem,
+        care.NeedShare,
+        care.NeedsProfile,
         Alert,
         Response,
         Encounter,
@@ -227,3 +236,32 @@ def test_a_discharged_client_slipped_back_at_the_first_check_in():
     assert alert.reason == signal.reason
     assert f"PHQ-9 is {answered.total} at the follow-up check-in" in alert.reason
     assert f"end of treatment ({in_treatment[-1]})" in alert.reason
+
+
+def test_the_demo_shows_whole_person_care():
+    from alliance.accounts.actor import Actor
+    from alliance.care.access import care_items
+    from alliance.care.actions import current_needs, do_withdraw_consent
+    from alliance.care.models import SharingConsent
+    from alliance.care.registry import registry
+
+    load_demo()
+    staff = {
+        m.user.username: Actor(m.user, m)
+        for m in Membership.objects.select_related("user", "organisation")
+    }
+    client = Client.objects.get(record_number="RB-000002")
+    profile = current_needs(client.episodes.exclude(phase="closed").get())
+    assert profile is not None
+    unmet = sum(s.percent for s in profile.shares.all() if s.owner_id is None)
+    assert unmet == 35
+    seen, withheld = care_items(staff["jo"], client)
+    assert (len(seen), withheld) == (1, 2)
+    assert care_items(staff["sam"], client)[1] == 0
+    psychiatry = SharingConsent.objects.get(client=client, discipline="psychiatry")
+    do_withdraw_consent(staff["alex"], client.pk, psychiatry.pk)
+    assert care_items(staff["sam"], client)[1] == 2
+    found = registry(staff["casey"])
+    assert found.counts["not_improving"] > 0
+    assert found.counts["discuss"] == 2
+    assert found.counts["unmet"] >= 1

@@ -104,6 +104,23 @@ ROUTES: dict[str, Route] = {
     "kept_forget": Route("POST", "kept"),
     "client_own": Route("GET", "token"),
     "client_plan_pdf": Route("GET", "token"),
+    "care_plan": Route("GET", "client"),
+    "needs_save": Route("POST", "client", ok=302),
+    "care_item_add": Route("POST", "client", ok=302),
+    "care_item_edit": Route("POST", "client", ok=302),
+    "consent_add": Route("POST", "client", ok=302),
+    "consent_withdraw": Route("POST", "client", ok=302),
+    "relationship_add": Route("POST", "client", ok=302),
+    "relationship_end": Route("POST", "client", ok=302),
+    "handoff_add": Route("POST", "client", ok=302),
+    "handoff": Route("GET", "client"),
+    "review_flag": Route("POST", "client", ok=302),
+    "review_acknowledge": Route("POST", "client", ok=302),
+    "review": Route("GET", "client"),  # a consultant sees it through their team
+    "review_recommend": Route("POST", "client", ok=302),  # consultants only: 400 for others
+    "registry": Route("GET", "plain"),
+    "registry_csv": Route("GET", "plain"),
+    "reviews": Route("GET", "plain"),
 }
 # The journal and the wellbeing pages belong to one clinical member each: an admin is refused.
 JOURNAL_PAGES = {"journal", "journal_new", "journal_export", "journal_delete_all", "wellbeing"}
@@ -129,6 +146,23 @@ API_OPERATIONS = {
     ("get", "/api/clients/{client_id}/moments"): "client",
     ("post", "/api/clients/{client_id}/moments"): "client",
     ("post", "/api/episodes/{episode_id}/phase"): "client",
+    ("get", "/api/clients/{client_id}/needs"): "client",
+    ("post", "/api/clients/{client_id}/needs"): "client",
+    ("get", "/api/clients/{client_id}/care-items"): "client",
+    ("post", "/api/clients/{client_id}/care-items"): "client",
+    ("post", "/api/care-items/{item_id}"): "client",
+    ("get", "/api/clients/{client_id}/consents"): "client",
+    ("post", "/api/clients/{client_id}/consents"): "client",
+    ("post", "/api/clients/{client_id}/consents/{consent_id}/withdraw"): "client",
+    ("get", "/api/clients/{client_id}/relationships"): "client",
+    ("post", "/api/clients/{client_id}/relationships"): "client",
+    ("get", "/api/clients/{client_id}/handoffs"): "client",
+    ("post", "/api/clients/{client_id}/handoffs"): "client",
+    ("get", "/api/registry"): "plain",
+    ("get", "/api/reviews"): "plain",
+    ("post", "/api/clients/{client_id}/reviews"): "client",
+    ("post", "/api/reviews/{review_id}/recommendation"): "client",  # consultants only
+    ("post", "/api/reviews/{review_id}/acknowledge"): "client",
 }
 # Operations that answer 201 when allowed (the rest 200).
 API_CREATES = {
@@ -138,7 +172,15 @@ API_CREATES = {
     ("post", "/api/episodes/{episode_id}/encounters"),
     ("post", "/api/encounters/{encounter_id}/links"),
     ("post", "/api/fhir/QuestionnaireResponse"),
+    ("post", "/api/clients/{client_id}/needs"),
+    ("post", "/api/clients/{client_id}/care-items"),
+    ("post", "/api/clients/{client_id}/consents"),
+    ("post", "/api/clients/{client_id}/relationships"),
+    ("post", "/api/clients/{client_id}/handoffs"),
+    ("post", "/api/clients/{client_id}/reviews"),
 }
+# Allowed to every role that sees the client, but only a consultant may do it (400 otherwise).
+CONSULTANT_ONLY = {"review_recommend", ("post", "/api/reviews/{review_id}/recommendation")}
 FHIR_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "fhir"
 
 
@@ -242,6 +284,8 @@ def _client_route_request(name: str, world: World, target: str) -> tuple[str, di
     }
     if name in AGENCY_ROUTES:
         table.update(_agency_requests(client, episode))
+    if name in CARE_ROUTES:
+        table[name] = _care_request(name, client, episode)
     args, data = table[name]
     return reverse(name, args=args), data
 
@@ -292,6 +336,136 @@ def _agency_requests(client: Any, episode: Any) -> dict[str, tuple[list[int], di
     }
 
 
+CARE_ROUTES = {
+    "care_plan",
+    "needs_save",
+    "care_item_add",
+    "care_item_edit",
+    "consent_add",
+    "consent_withdraw",
+    "relationship_add",
+    "relationship_end",
+    "handoff_add",
+    "handoff",
+    "review_flag",
+    "review_acknowledge",
+    "review",
+    "review_recommend",
+}
+
+
+def _care_objects(client: Any, episode: Any, *, review: bool = True) -> dict[str, Any]:
+    """The target client's care-plan item (shared by consent with every clinician of its
+    clinic), a consent, a person, a handoff to the team and an answered review."""
+    from alliance.accounts.models import Membership, Role
+    from alliance.care.models import (
+        CareItem,
+        CaseReview,
+        Handoff,
+        Relationship,
+        ReviewStatus,
+        SharingConsent,
+    )
+
+    made = CareItem.objects.filter(client=client, need="Sleep").first()
+    if made is not None:  # asked twice in one world: the same objects
+        return {
+            "item": made,
+            "consent": SharingConsent.objects.get(client=client, discipline="nursing"),
+            "person": Relationship.objects.get(client=client, name="Dr Ortiz"),
+            "handoff": Handoff.objects.get(client=client, situation="Moved house"),
+            "review": CaseReview.objects.filter(client=client, question="Step up?").first(),
+        }
+    now = timezone.now()
+    lead = client.care_team.order_by("pk").first().membership
+    org = {"organisation_id": client.organisation_id, "client": client}
+    for m in Membership.objects.filter(organisation_id=client.organisation_id).exclude(
+        role=Role.ADMIN
+    ):
+        SharingConsent.objects.create(
+            **org, provider=m, given_on=date.today(), recorded_by=lead, recorded_at=now
+        )
+    consent = SharingConsent.objects.create(
+        **org, discipline="nursing", given_on=date.today(), recorded_by=lead, recorded_at=now
+    )
+    item = CareItem.objects.create(
+        **org,
+        episode=episode,
+        discipline="psychology",
+        need="Sleep",
+        created_at=now,
+        updated_at=now,
+    )
+    person = Relationship.objects.create(
+        **org, name="Dr Ortiz", kind="provider", role="GP", added_by=lead, added_at=now
+    )
+    handoff = Handoff.objects.create(
+        **org, sender=lead, situation="Moved house", ask="Please call", created_at=now
+    )
+    answered = (
+        CaseReview.objects.create(
+            **org,
+            episode=episode,
+            question="Step up?",
+            flagged_by=lead,
+            flagged_at=now,
+            status=ReviewStatus.ANSWERED,
+            recommendation="Add a medication review.",
+            answered_at=now,
+        )
+        if review
+        else None
+    )
+    return {
+        "item": item,
+        "consent": consent,
+        "person": person,
+        "handoff": handoff,
+        "review": answered,
+    }
+
+
+def _care_request(name: str, client: Any, episode: Any) -> tuple[list[int], dict[str, Any]]:
+    o = _care_objects(client, episode, review=name != "review_flag")
+    review_id = o["review"].pk if o["review"] else 0
+    item = o["item"]
+    p = f"i{item.pk}"
+    today = timezone.localdate().isoformat()
+    return {
+        "care_plan": ([client.pk], {}),
+        "needs_save": (
+            [client.pk],
+            {"base_version": "0", "share-0-discipline": "nursing", "share-0-percent": "100"},
+        ),
+        "care_item_add": (
+            [client.pk],
+            {"discipline": "nursing", "need": "Pain", "status": "planned"},
+        ),
+        "care_item_edit": (
+            [client.pk, item.pk],
+            {
+                f"{p}-discipline": "psychology",
+                f"{p}-need": "Sleep better",
+                f"{p}-status": "done",
+                f"{p}-version": "1",
+            },
+        ),
+        "consent_add": ([client.pk], {"share_with": "d:peer_support", "given_on": today}),
+        "consent_withdraw": ([client.pk, o["consent"].pk], {}),
+        "relationship_add": ([client.pk], {"name": "Jo", "kind": "family", "role": "Sister"}),
+        "relationship_end": ([client.pk, o["person"].pk], {}),
+        "handoff_add": (
+            [client.pk],
+            {"recipient": "", "situation": "Lost job", "ask": "Benefits?"},
+        ),
+        "handoff": ([client.pk, o["handoff"].pk], {}),
+        "review_flag": ([client.pk], {"question": "Another question"}),
+        "review_acknowledge": ([client.pk, review_id], {"version": "1"}),
+        "review": ([review_id], {}),
+        "review_recommend": ([review_id], {"recommendation": "Refer to CMHT", "version": "1"}),
+    }[name]
+
+
 def _http(role: str, world: World):
     from django.test import Client as HttpClient
 
@@ -324,6 +498,8 @@ def _expected_client_route(name: str, route: Route, role: str, target: str) -> i
         return 403  # admins read no clinical content
     if target not in SEES[role]:
         return 404
+    if name in CONSULTANT_ONLY and role != "consultant":
+        return 400
     return 400 if (name, target) in INVALID_WHEN_ALLOWED else route.ok
 
 
@@ -367,6 +543,8 @@ def _expected_plain(name: str, role: str) -> int:
     for page in JOURNAL_PAGES:
         table[page] = 302 if anonymous else 403 if admin else 200
     table["gratitude"] = 302 if anonymous else 403 if admin else 200
+    for page in ("registry", "registry_csv", "reviews"):
+        table[page] = 302 if anonymous else 403 if admin else 200
     table["gratitude_settings"] = 302 if anonymous else 403 if admin else 302
     # An empty form: the page comes back with its errors.
     table["wellbeing_rhythm"] = 302 if anonymous else 403 if admin else 400
@@ -440,6 +618,13 @@ def _api_request(method: str, path: str, world: World, target: str) -> tuple[str
         .replace("{encounter_id}", str(o["encounter"].pk))
         .replace("{alert_id}", str(o["alert"].pk))
     )
+    if any(k in path for k in ("{item_id}", "{consent_id}", "{review_id}")):
+        care = _care_objects(o["client"], o["episode"])
+        url = (
+            url.replace("{item_id}", str(care["item"].pk))
+            .replace("{consent_id}", str(care["consent"].pk))
+            .replace("{review_id}", str(care["review"].pk))
+        )
     if "{goal_id}" in path:
         _agency_requests(o["client"], o["episode"])  # makes the target client a goal
         url = path.replace("{goal_id}", str(reverse_goal(o["client"])))
@@ -464,7 +649,32 @@ def _api_request(method: str, path: str, world: World, target: str) -> tuple[str
         body = {"version": 1, "note": "Called; safe.", "checklist": CHECKLIST_KEYS}
     if path.endswith("/QuestionnaireResponse"):
         body = fhir_phq9(o["client"].pk)
+    body = body or CARE_BODIES.get((method, path), {})
     return url, body
+
+
+CARE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/clients/{client_id}/needs"): {
+        "base_version": 0,
+        "shares": [{"discipline": "nursing", "percent": 100}],
+    },
+    ("post", "/api/clients/{client_id}/care-items"): {"discipline": "nursing", "need": "Pain"},
+    ("post", "/api/care-items/{item_id}"): {
+        "discipline": "psychology",
+        "need": "Sleep",
+        "version": 1,
+    },
+    ("post", "/api/clients/{client_id}/consents"): {"discipline": "peer_support"},
+    ("post", "/api/clients/{client_id}/relationships"): {
+        "name": "Jo",
+        "kind": "family",
+        "role": "Sister",
+    },
+    ("post", "/api/clients/{client_id}/handoffs"): {"situation": "Lost job", "ask": "Benefits?"},
+    ("post", "/api/clients/{client_id}/reviews"): {"question": "Step up?"},
+    ("post", "/api/reviews/{review_id}/recommendation"): {"recommendation": "Refer", "version": 1},
+    ("post", "/api/reviews/{review_id}/acknowledge"): {"version": 1},
+}
 
 
 def reverse_goal(client: Any) -> int:
@@ -492,6 +702,8 @@ def _expected_api(method: str, path: str, role: str, target: str) -> int:
         return 200  # lists: an admin's are empty
     if target not in SEES[role]:
         return 404
+    if (method, path) in CONSULTANT_ONLY and role != "consultant":
+        return 400
     return 201 if (method, path) in API_CREATES else 200
 
 

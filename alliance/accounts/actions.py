@@ -354,6 +354,8 @@ SETTINGS_FIELDS = (
     "rupture_floor",
     "rupture_drop",
     "not_on_track_session",
+    "target_weeks",
+    "contact_days",
 )
 
 

@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from alliance.accounts.actor import Actor
+from alliance.clients.schemas import ErrorOut
 from alliance.web.api_util import actor_of
 
 router = Router(tags=["account"])
@@ -16,7 +17,11 @@ class MeOut(Schema):
     discipline: str
 
 
-@router.get("/me", response=MeOut, summary="Who is signed in, and in which role")
+@router.get(
+    "/me",
+    response={200: MeOut, 400: ErrorOut, 401: ErrorOut},  # 400: a NUL character in the query
+    summary="Who is signed in, and in which role",
+)
 def me(request: HttpRequest) -> MeOut:
     actor: Actor = actor_of(request)
     membership = actor.membership

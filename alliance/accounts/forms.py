@@ -94,6 +94,12 @@ class ClinicSettingsForm(forms.Form):
     not_on_track_session = forms.IntegerField(
         min_value=2, max_value=30, label="Not on track: from measured session"
     )
+    target_weeks = forms.IntegerField(
+        min_value=4, max_value=52, label="Registry: no reliable improvement after (weeks)"
+    )
+    contact_days = forms.IntegerField(
+        min_value=3, max_value=90, label="Registry: no contact for (days)"
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, object]:

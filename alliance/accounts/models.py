@@ -138,6 +138,15 @@ class ClinicSettings(models.Model):
     not_on_track_session = models.PositiveSmallIntegerField(
         default=4, help_text="From which measured session the not-on-track rule applies."
     )
+    # Treat-to-target review points of collaborative care (Unutzer et al., JAMA 2002, IMPACT;
+    # the AIMS Center's registry practice): no reliable improvement by week 10-12 means the
+    # treatment is changed; no contact for two weeks means the client is followed up.
+    target_weeks = models.PositiveSmallIntegerField(
+        default=10, help_text="Registry: flag no reliable improvement after this many weeks."
+    )
+    contact_days = models.PositiveSmallIntegerField(
+        default=14, help_text="Registry: flag no contact for this many days."
+    )
     version = models.PositiveIntegerField(default=1)
 
     def __str__(self) -> str:

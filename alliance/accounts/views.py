@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -33,10 +34,11 @@ def _safe_next(request: HttpRequest) -> str:
 
 def _finish_login(request: HttpRequest, user: User, *, second_factor: bool) -> HttpResponse:
     target = _safe_next(request)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    request.session["signed_in_at"] = time.time()
-    request.session["seen_at"] = time.time()
-    actions.record_login(user, second_factor=second_factor)
+    with transaction.atomic():  # last_login stands only with the sign-in's audit entry
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        request.session["signed_in_at"] = time.time()
+        request.session["seen_at"] = time.time()
+        actions.record_login(user, second_factor=second_factor)
     return HttpResponseRedirect(target)
 
 

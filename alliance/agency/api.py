@@ -13,11 +13,10 @@ from alliance.agency.access import visible_moments
 from alliance.agency.models import GOAL_TEXT, MOMENT_TEXT, Goal, GoalRating, Moment
 from alliance.clients.access import access_client
 from alliance.clients.models import Episode
-from alliance.clients.schemas import EpisodeOut, ErrorOut
+from alliance.clients.schemas import NOT_FOUND, EpisodeOut, ErrorOut
 from alliance.web.api_util import actor_of
 
 router = Router(tags=["goals and endings"])
-NOT_FOUND = {404: ErrorOut}
 
 
 class GoalOut(Schema):

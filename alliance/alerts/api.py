@@ -9,17 +9,16 @@ from alliance.alerts import actions
 from alliance.alerts.models import Alert
 from alliance.alerts.schemas import AcknowledgeIn, AlertFilter, AlertOut, AlertPage, ResolveIn
 from alliance.audit.log import record
-from alliance.clients.schemas import ErrorOut
+from alliance.clients.schemas import NOT_FOUND, REFUSED, ErrorOut
 from alliance.web.api_util import actor_of
 
 router = Router(tags=["alerts"])
-NOT_FOUND = {404: ErrorOut}
 CHANGED = {200: AlertOut, 400: ErrorOut, **NOT_FOUND}
 
 
 @router.get(
     "/alerts",
-    response={200: AlertPage, 422: ErrorOut},
+    response={200: AlertPage, **REFUSED},
     summary="Alerts of your clients, most urgent first",
 )
 def alerts(request: HttpRequest, query: Query[AlertFilter]) -> AlertPage:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from alliance.audit.context import request_id
@@ -24,6 +24,17 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 _pending: ContextVar[_Batch | None] = ContextVar("audit_pending", default=None)
 SYSTEM_CHAIN = 0
+
+
+class AuditWriteFailed(Exception):
+    """The audit entry could not be written, so the read or change it records must not happen.
+
+    Raised in place of the database's error, so that no caller mistakes it for a conflict of
+    its own (an IntegrityError it knows how to answer); the request answers 503 and its
+    transaction, with the change, is rolled back (see alliance.web.middleware).
+    """
+
+    detail = "Could not record this access; nothing was shown or changed. Try again."
 
 
 def entry_hash(entry: AuditEntry) -> str:
@@ -127,6 +138,13 @@ def batch() -> Iterator[None]:
 
 
 def _append(entries: list[AuditEntry]) -> None:
+    try:
+        _append_to_chains(entries)
+    except DatabaseError as exc:
+        raise AuditWriteFailed("the audit entries could not be written") from exc
+
+
+def _append_to_chains(entries: list[AuditEntry]) -> None:
     chains: dict[int, list[AuditEntry]] = {}
     for entry in entries:
         chains.setdefault(entry.chain, []).append(entry)

@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from alliance.accounts.actor import Actor
-from alliance.charts.data import chart_data
+from alliance.charts.data import ChartData, chart_data
 from alliance.charts.export import chart_pdf
 from alliance.charts.layout import layout
 from alliance.charts.svg import scene_svg
@@ -44,16 +44,21 @@ def _figure(name: str, svg: str, alt: str, width: float, height: float) -> Figur
     return Figure(name, alt, f"data:image/svg+xml;base64,{encoded}", int(width), int(height))
 
 
+def figures_of(found: ChartData) -> list[Figure]:
+    """Each chart of the data as an image the page can show."""
+    figures = []
+    for spec in found.specs:
+        scene = layout(spec)
+        figures.append(_figure(spec.name, scene_svg(scene), scene.desc, scene.width, scene.height))
+    return figures
+
+
 @clinical_view
 @require_http_methods(["GET"])
 def client_chart(request: HttpRequest, actor: Actor, client_id: int) -> HttpResponse:
     client = access_client(actor, client_id, action="chart.view")
     found = chart_data(actor, client, _episode_id(request))
-    figures = []
-    for spec in found.specs:
-        scene = layout(spec)
-        figures.append(_figure(spec.name, scene_svg(scene), scene.desc, scene.width, scene.height))
-    context = {"client": client, "found": found, "figures": figures}
+    context = {"client": client, "found": found, "figures": figures_of(found)}
     return render(request, "charts/chart.html", context)
 
 

@@ -10,6 +10,8 @@ from alliance.clients import actions
 from alliance.clients.access import access_client, access_episode, list_clients
 from alliance.clients.models import Client, Encounter
 from alliance.clients.schemas import (
+    NOT_FOUND,
+    REFUSED,
     AttendanceIn,
     CareTeamMemberOut,
     ClientDetailOut,
@@ -22,7 +24,6 @@ from alliance.clients.schemas import (
 from alliance.web.api_util import actor_of
 
 router = Router(tags=["clients"])
-NOT_FOUND = {404: ErrorOut}
 
 
 class Page(Schema):
@@ -44,7 +45,7 @@ def _client_out(client: Client) -> ClientOut:
     )
 
 
-@router.get("/clients", response={200: ClientPage, 422: ErrorOut}, summary="Your clients")
+@router.get("/clients", response={200: ClientPage, **REFUSED}, summary="Your clients")
 def clients(request: HttpRequest, page: Query[Page]) -> Status[ClientPage | ErrorOut]:
     rows = list_clients(actor_of(request)).select_related("team").order_by("display_name", "pk")
     items = [_client_out(c) for c in rows[page.offset : page.offset + page.limit]]

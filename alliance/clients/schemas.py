@@ -54,3 +54,9 @@ class AttendanceIn(Schema):
 
 class ErrorOut(Schema):
     detail: str
+
+
+# Any operation: 400 for a NUL character or a body that is not JSON, 401 without a valid token
+# or session, 422 for a path, query or body that does not validate; each {"detail": …}.
+REFUSED = {400: ErrorOut, 401: ErrorOut, 422: ErrorOut}
+NOT_FOUND = {**REFUSED, 404: ErrorOut}

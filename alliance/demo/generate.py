@@ -158,6 +158,10 @@ def load_demo(*, seed: int = 2026, clients: int = 40, if_empty: bool = False) ->
         from alliance.demo.stories import add_stories  # it builds on this module's helpers
 
         add_stories(rng, org, staff, total=clients, today=today)
+        from alliance.demo.care import add_care
+
+        stories = [_record_number(clients - 1 - k) for k in range(len(STORIES))]
+        add_care(org, staff, skip=stories, today=today)
     return True
 
 

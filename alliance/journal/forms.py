@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from alliance.accounts.actor import Actor
-from alliance.clients.models import Client
+from alliance.clients.access import list_clients
 from alliance.journal.access import Content
 from alliance.journal.actions import (
     DELETE_ALL_WORDS,
@@ -51,7 +51,7 @@ class EntryForm(forms.Form):
 
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        own = Client.objects.visible_to(actor).order_by("display_name", "pk")
+        own = list_clients(actor).order_by("display_name", "pk")
         client_field = self.fields["client"]
         assert isinstance(client_field, forms.TypedChoiceField)
         client_field.choices = [("", "No client"), *((c.pk, c.display_name) for c in own)]

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from alliance.clients.access import access_client
-from alliance.clients.schemas import ErrorOut
+from alliance.clients.schemas import NOT_FOUND, ErrorOut
 from alliance.measurement import MeasurementError
 from alliance.measures.actions import do_create_link, link_url
 from alliance.measures.intake import NoOpenEpisode, do_fhir_intake
@@ -19,7 +19,6 @@ from alliance.measures.schemas import LinkIn, LinkOut, ResponseOut
 from alliance.web.api_util import actor_of
 
 router = Router(tags=["measures"])
-NOT_FOUND = {404: ErrorOut}
 FHIR_JSON = "application/fhir+json"
 FHIR_BODY = {
     "requestBody": {

@@ -3,6 +3,12 @@ beyond CSRF. Everything the client sees is kind, short, and says what to do next
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from functools import partial
+
+from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -13,6 +19,9 @@ from alliance.agency import own_page
 from alliance.measures import actions
 from alliance.measures.forms import AnswersForm, complete_answers
 from alliance.measures.models import MeasureLink
+
+# Seconds between the thank-you and the write under the planted fault (see measure_link).
+PLANTED_DELAY = 2.0
 
 STATE_STATUS = {
     "unknown": 404,
@@ -48,14 +57,22 @@ def measure_link(request: HttpRequest, token: str) -> HttpResponse:
         answers = complete_answers(scored, request.POST)
         parsed, extra_errors = agency_link.parse(extras, request.POST)
         if answers is not None and not extra_errors:
+            store = partial(
+                actions.submit,
+                token,
+                answers,
+                link=link,
+                clinic=clinic,
+                extras=agency_link.writer(extras, parsed),
+            )
+            if settings.ALLIANCE_FAULT == "ack-before-commit":
+                # PLANTED FAULT, for tests/test_crash_harness.py only (config.planted_fault
+                # refuses it in production): thank the client first and store the answers a
+                # moment later, so a crash in between loses an acknowledged submission.
+                threading.Timer(PLANTED_DELAY, _store_later, [store]).start()
+                return _thanks(request, None, repeated=False, crisis=crisis, token=token)
             try:
-                submitted = actions.submit(
-                    token,
-                    answers,
-                    link=link,
-                    clinic=clinic,
-                    extras=agency_link.writer(extras, parsed),
-                )
+                submitted = store()
             except actions.LinkUnavailable as exc:
                 return _unavailable(request, exc.state)
             return _thanks(
@@ -95,6 +112,14 @@ def measure_link(request: HttpRequest, token: str) -> HttpResponse:
     }
     status = 400 if form.errors or extra_errors else 200
     return render(request, "measures/client_form.html", context, status=status)
+
+
+def _store_later(store: Callable[[], object]) -> None:
+    """The deferred write of the planted fault above, on a thread of its own."""
+    try:
+        store()
+    finally:
+        connection.close()
 
 
 def _thanks(

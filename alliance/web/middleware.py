@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 
@@ -10,7 +11,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from alliance.audit.context import request_id
-from alliance.audit.log import batch
+from alliance.audit.log import AuditWriteFailed, batch
+
+logger = logging.getLogger("alliance.audit")
 
 # No other origin, ever: scripts, styles, images, fonts and forms come from us alone.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -107,11 +110,34 @@ def _refuse(request: HttpRequest, message: str, status: int = 400) -> HttpRespon
 
 class AuditBatchMiddleware:
     """The audit entries of a request's reads are written together, in one short transaction,
-    before its response leaves (entries of a change are written inside its own transaction)."""
+    before its response leaves (entries of a change are written inside its own transaction).
+
+    If an entry cannot be written, the request fails: the page it rendered is thrown away, or
+    the change's transaction has already rolled back with it, and the answer is a 503 saying
+    so instead of a traceback.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with batch():
-            return self.get_response(request)
+        try:
+            with batch():
+                return self.get_response(request)
+        except AuditWriteFailed as exc:
+            return unaudited(request, exc)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, AuditWriteFailed):
+            return unaudited(request, exception)
+        return None
+
+
+def unaudited(request: HttpRequest, exc: AuditWriteFailed) -> HttpResponse:
+    """The answer to a request whose audit entry could not be written (it touches no database:
+    the transaction the failure happened in may not be usable any more)."""
+    logger.error("audit write failed, request refused: %s", exc.__cause__ or exc, exc_info=exc)
+    if _is_api(request):
+        return JsonResponse({"detail": AuditWriteFailed.detail}, status=503)
+    body = render_to_string("audit_failed.html", {"detail": AuditWriteFailed.detail})
+    return HttpResponse(body, content_type="text/html; charset=utf-8", status=503)
