@@ -449,6 +449,7 @@ SPECIAL: dict[str, Callable[[World, str], Call]] = {
     "manage_user_edit": _manage("manage_user_edit", _role_change),
     "manage_teams": _manage("manage_teams", lambda world: {"name": "East team"}),
     "manage_settings": _manage("manage_settings", _clinic_settings),
+    "manage_disciplines": _manage("manage_disciplines", lambda world: {"label": "Dietetics"}),
     "measure_link": _token("measure_link"),
     "client_own": _token("client_own"),
     "client_plan_pdf": _token("client_plan_pdf"),

@@ -66,6 +66,7 @@ ROUTES: dict[str, Route] = {
     "manage_teams": Route("GET", "manage"),
     "manage_user_edit": Route("GET", "membership"),
     "manage_settings": Route("GET", "manage"),
+    "manage_disciplines": Route("GET", "manage"),
     "session_measures": Route("GET", "client"),
     "link_create": Route("POST", "client"),  # answers with the page showing the new link
     "pending_links": Route("GET", "plain"),

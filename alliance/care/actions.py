@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import Discipline, Membership, Role
@@ -26,12 +27,14 @@ from alliance.care.access import (
     live_consents,
 )
 from alliance.care.models import (
+    DISCIPLINE_KEY,
     HANDOFF_TEXT,
     ITEM_TEXT,
     NEED_TEXT,
     REVIEW_TEXT,
     CareItem,
     CaseReview,
+    ExtraDiscipline,
     Handoff,
     HandoffRead,
     ItemStatus,
@@ -524,6 +527,30 @@ def do_acknowledge_review(
         _audit(actor, "review.acknowledge", review)
     review.refresh_from_db()
     return review
+
+
+def do_add_discipline(actor: Actor, label: str) -> ExtraDiscipline:
+    """A clinic admin adds a discipline of their own (e.g. occupational therapy)."""
+    if not actor.membership.is_admin:
+        raise ActionError("Only a clinic admin adds disciplines.")
+    label = clean_text(label, 60, "The name")
+    key = slugify(label).replace("-", "_")[:DISCIPLINE_KEY].strip("_")
+    if not key:
+        raise ActionError("Give the discipline a name with letters or digits.")
+    taken = {k for k, _ in disciplines(actor.organisation_id)}
+    names = {v.lower() for _, v in disciplines(actor.organisation_id)}
+    if key in taken or label.lower() in names:
+        raise ActionError("The clinic already has that discipline.")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                found = ExtraDiscipline.objects.create(
+                    organisation_id=actor.organisation_id, key=key, label=label
+                )
+        except IntegrityError:
+            raise ActionError("The clinic already has that discipline.") from None
+        record("discipline.create", actor=actor, object_type="discipline", object_id=found.pk)
+    return found
 
 
 def open_episode(client: Client) -> Episode | None:

@@ -92,3 +92,7 @@ class RecommendForm(forms.Form):
 
 class VersionForm(forms.Form):
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+class DisciplineForm(forms.Form):
+    label = forms.CharField(max_length=60, label="Name", help_text="e.g. Occupational therapy")

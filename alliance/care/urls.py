@@ -37,6 +37,7 @@ urlpatterns = [
         views.review_acknowledge,
         name="review_acknowledge",
     ),
+    path("manage/disciplines/", views.disciplines_page, name="manage_disciplines"),
     path("registry/", views.registry_page, name="registry"),
     path("registry.csv", views.registry_csv, name="registry_csv"),
     path("reviews/", views.reviews_page, name="reviews"),

@@ -27,6 +27,7 @@ from alliance.care.access import (
 from alliance.care.forms import (
     CareItemForm,
     ConsentForm,
+    DisciplineForm,
     HandoffForm,
     RecommendForm,
     RelationshipForm,
@@ -45,7 +46,7 @@ from alliance.care.registry import FLAGS, SORTS, as_csv, registry
 from alliance.clients.access import access_client, known_id
 from alliance.clients.errors import ActionError
 from alliance.clients.models import Client, Episode
-from alliance.web.decorators import clinical_view
+from alliance.web.decorators import admin_view, clinical_view
 
 Choices = list[tuple[str, str]]
 
@@ -674,3 +675,21 @@ def review_recommend(request: HttpRequest, actor: Actor, review_id: int) -> Http
         reverse("review", args=[review_id]),
         "Recommendation recorded; the care team will see it.",
     )
+
+
+# --- the clinic's own disciplines ---------------------------------------------------------------
+
+
+@admin_view
+@require_http_methods(["GET", "POST"])
+def disciplines_page(request: HttpRequest, actor: Actor) -> HttpResponse:
+    form = DisciplineForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.do_add_discipline(actor, form.cleaned_data["label"])
+        except ActionError as exc:
+            form.add_error("label", str(exc))
+        else:
+            return _back(request, reverse("manage_disciplines"), "Discipline added.")
+    context = {"form": form, "disciplines": disciplines(actor.organisation_id)}
+    return render(request, "care/disciplines.html", context, status=400 if form.errors else 200)

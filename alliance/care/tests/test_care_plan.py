@@ -324,3 +324,29 @@ def test_a_consultant_sees_flagged_clients_of_their_teams_only(world):
     assert entry is not None
     assert entry.client_id == world.other_team_client.pk
     assert CaseReview.objects.count() == 1
+
+
+def test_a_clinic_adds_its_own_discipline_and_shares_can_use_it(world):
+    http = signed_in(world.admin)
+    page = http.post(reverse("manage_disciplines"), {"label": "Occupational therapy"})
+    assert page.status_code == 302
+    again = http.post(reverse("manage_disciplines"), {"label": "occupational therapy"})
+    assert again.status_code == 400
+    assert "already has that discipline" in again.content.decode()
+    assert http.post(reverse("manage_disciplines"), {"label": "Psychiatry"}).status_code == 400
+    profile = _profile(
+        world,
+        shares=[
+            ShareIn("psychology", 80, world.clinician.pk),
+            ShareIn("occupational_therapy", 20),
+        ],
+    )
+    assert {s.discipline for s in profile.shares.all()} == {"psychology", "occupational_therapy"}
+    # Another clinic does not have it.
+    with pytest.raises(ActionError, match="clinic's disciplines"):
+        actions.do_add_item(
+            world.actor(world.outsider),
+            world.other_org_client.pk,
+            ItemIn("occupational_therapy", "Getting back to work"),
+        )
+    assert signed_in(world.clinician).get(reverse("manage_disciplines")).status_code == 403
