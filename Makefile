@@ -35,9 +35,8 @@ bench: $(DEV)
 # `make fuzz ALLIANCE_FUZZ_CASES=5000`, and DATABASE_URL=postgresql://… for PostgreSQL.
 ALLIANCE_FUZZ_CASES ?= 1000
 fuzz: $(DEV)
-	ALLIANCE_FUZZ_CASES=$(ALLIANCE_FUZZ_CASES) ALLIANCE_DATA_DIR="$$(mktemp -d)" \
-	SECRET_KEY="$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
-	$(BIN)/pytest -q tests/test_api_fuzz.py
+	ALLIANCE_FUZZ_CASES=$(ALLIANCE_FUZZ_CASES) \
+	bash -c '. scripts/env.sh && exec $(BIN)/pytest -q tests/test_api_fuzz.py'
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,9 +3,7 @@
 # the same run, ending with `BENCH <name> <figure> target <target> PASS|FAIL`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export DJANGO_SETTINGS_MODULE=alliance.settings
-export ALLIANCE_DATA_DIR="${ALLIANCE_BENCH_DATA_DIR:-$(mktemp -d)}"
-export SECRET_KEY="${SECRET_KEY:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')}"
+. scripts/env.sh "${ALLIANCE_BENCH_DATA_DIR:-}"
 failed=0
 for script in bench/bench_*.py; do
   echo "==> $script"

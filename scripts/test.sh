@@ -4,11 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-export DJANGO_SETTINGS_MODULE=alliance.settings
-export ALLIANCE_DATA_DIR="${ALLIANCE_TEST_DATA_DIR:-$(mktemp -d)}"
-# A fresh random key for each run: nothing secret is kept in the repository.
-export SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
-export PYTHONDONTWRITEBYTECODE=1
+. scripts/env.sh "${ALLIANCE_TEST_DATA_DIR:-}"
 CI="${CI:-false}"
 PG_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/alliance}"
 unset DATABASE_URL

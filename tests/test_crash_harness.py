@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -614,7 +615,7 @@ def test_the_planted_fault_is_refused_in_production(tmp_path):
     env = scratch_env(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}")
     env |= {
         "ALLIANCE_PROFILE": "production",
-        "SECRET_KEY": "production-like-secret-key-for-this-test-0123456789-abcdefghij",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "alliance.example.org",
         "ALLIANCE_FAULT": "ack-before-commit",
     }

@@ -537,9 +537,8 @@ def do_add_discipline(actor: Actor, label: str) -> ExtraDiscipline:
     key = slugify(label).replace("-", "_")[:DISCIPLINE_KEY].strip("_")
     if not key:
         raise ActionError("Give the discipline a name with letters or digits.")
-    taken = {k for k, _ in disciplines(actor.organisation_id)}
-    names = {v.lower() for _, v in disciplines(actor.organisation_id)}
-    if key in taken or label.lower() in names:
+    known = disciplines(actor.organisation_id)
+    if any(key == k or label.lower() == v.lower() for k, v in known):
         raise ActionError("The clinic already has that discipline.")
     with transaction.atomic():
         try:

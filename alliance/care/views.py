@@ -16,9 +16,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import Membership, Role
+from alliance.audit.log import record
 from alliance.care import actions
 from alliance.care.access import (
     access_care_item,
+    access_review,
     care_items,
     disciplines,
     visible_handoffs,
@@ -37,12 +39,15 @@ from alliance.care.forms import (
 from alliance.care.models import (
     CareItem,
     CaseReview,
+    ItemStatus,
     NeedsProfile,
     Relationship,
     ReviewStatus,
     SharingConsent,
 )
 from alliance.care.registry import FLAGS, SORTS, as_csv, registry
+from alliance.charts.data import chart_data
+from alliance.charts.views import figures_of
 from alliance.clients.access import access_client, known_id
 from alliance.clients.errors import ActionError
 from alliance.clients.models import Client, Episode
@@ -399,11 +404,8 @@ def _item_view(
         ("Action", values.get("action", "")),
         ("Owner", team.get(str(owner), "Nobody yet") if owner else "Nobody yet"),
         ("Due", due.strftime("%-d %b %Y") if isinstance(due, date) else ""),
-        ("Status", dict(CareItemStatus).get(values.get("status", ""), "")),
+        ("Status", dict(ItemStatus.choices).get(values.get("status", ""), "")),
     ]
-
-
-CareItemStatus = CareItem._meta.get_field("status").choices or []
 
 
 @clinical_view
@@ -597,8 +599,6 @@ def registry_csv(request: HttpRequest, actor: Actor) -> HttpResponse:
 @clinical_view
 @require_http_methods(["GET"])
 def reviews_page(request: HttpRequest, actor: Actor) -> HttpResponse:
-    from alliance.audit.log import record
-
     rows = list(
         visible_reviews(actor)
         .exclude(status=ReviewStatus.CLOSED)
@@ -616,10 +616,6 @@ def reviews_page(request: HttpRequest, actor: Actor) -> HttpResponse:
 def _render_review(
     request: HttpRequest, actor: Actor, review_id: int, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    from alliance.care.access import access_review
-    from alliance.charts.data import chart_data
-    from alliance.charts.views import figures_of
-
     review = access_review(actor, review_id)
     client = review.client
     found = chart_data(actor, client, review.episode_id)
