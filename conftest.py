@@ -435,3 +435,14 @@ def scratch_run(args: list[str], env: dict[str, str]) -> Any:
     return subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
         args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+@pytest.fixture(autouse=True)
+def _forget_fitted_bands() -> Iterator[None]:
+    """Fitted bands are kept per process by id (a stored fit never changes); a test database
+    rolled back may give the next test's fit the same id, so each test starts with none."""
+    from alliance.trajectories import expected
+
+    expected.forget()
+    yield
+    expected.forget()

@@ -20,6 +20,7 @@ from alliance.care.api import router as care_router
 from alliance.clients.api import router as clients_router
 from alliance.clients.errors import ActionError, NotFound
 from alliance.measures.api import router as measures_router
+from alliance.reports.api import router as reports_router
 from alliance.web.middleware import unaudited
 
 
@@ -78,6 +79,7 @@ api.add_router("/", measures_router)
 api.add_router("/", alerts_router)
 api.add_router("/", agency_router)
 api.add_router("/", care_router)
+api.add_router("/", reports_router)
 
 
 @api.exception_handler(NotFound)

@@ -130,6 +130,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trajectories_fit(args: argparse.Namespace) -> int:
+    setup_django()
+    _check_database()
+    from alliance.accounts.models import Organisation
+    from alliance.trajectories.fitting import FITTED, TooLittleData, fit_clinic
+
+    orgs = Organisation.objects.all()
+    if args.organisation:
+        orgs = orgs.filter(slug=args.organisation)
+        if not orgs.exists():
+            raise CliError(f"no clinic has the slug {args.organisation!r}")
+    elif orgs.count() > 1:
+        slugs = ", ".join(orgs.order_by("slug").values_list("slug", flat=True)[:10])
+        raise CliError(f"several clinics here; choose one with --organisation ({slugs})")
+    instruments = FITTED if args.instrument == "all" else (args.instrument,)
+    fitted = 0
+    for org in orgs.order_by("pk"):
+        for instrument in instruments:
+            try:
+                fit = fit_clinic(org, instrument, min_episodes=args.min_episodes)
+            except TooLittleData as exc:
+                print(f"{instrument}: not fitted: {exc}", file=sys.stderr)
+                continue
+            fitted += 1
+            model = fit.model
+            print(
+                f"{org.slug} {instrument}: fitted from {fit.episodes} finished episodes "
+                f"({fit.observations} scores after intake); REML converged: "
+                f"{model.get('converged')}; the not-on-track alert now uses this band"
+            )
+    if not fitted:
+        raise CliError("nothing fitted; the rule-based not-on-track method stays on")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    setup_django()
+    _check_database()
+    import re
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from alliance.reports.synth import SynthError, progress_bar, synthesize
+
+    if not re.fullmatch(r"[a-z0-9-]{2,60}", args.slug):
+        raise CliError("--slug needs 2 to 60 lower-case letters, digits or dashes")
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise CliError("the database schema is not up to date: run `alliance migrate` first")
+    try:
+        loaded = synthesize(
+            episodes=args.episodes, seed=args.seed, slug=args.slug, progress=progress_bar
+        )
+    except SynthError as exc:
+        raise CliError(str(exc)) from None
+    print(loaded.summary())
+    return 0
+
+
 def cmd_createadmin(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
@@ -330,6 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
     demo.set_defaults(func=cmd_demo)
 
+    synth = sub.add_parser(
+        "synth", help="create a fictional clinic with a synthetic population (benchmarks)"
+    )
+    synth.add_argument("--episodes", type=bounded(1, 10_000_000), required=True)
+    synth.add_argument("--seed", type=bounded(0, 2**31), default=2026)
+    synth.add_argument("--slug", default="synth", help="the new clinic's short id")
+    synth.set_defaults(func=cmd_synth)
+
     admin = sub.add_parser("createadmin", help="create a clinic admin (and the clinic)")
     admin.add_argument("username")
     admin.add_argument("--organisation", required=True, help="the clinic's name")
@@ -362,6 +430,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="add no key: re-encrypt with the first key given (after adding one yourself)",
     )
     rotate.set_defaults(func=cmd_journal_rotate_key)
+
+    trajectories = sub.add_parser("trajectories", help="expected-recovery bands")
+    trajectories_sub = trajectories.add_subparsers(
+        dest="trajectories_command", required=True, metavar="JOB", parser_class=Parser
+    )
+    fit = trajectories_sub.add_parser(
+        "fit", help="fit the clinic's own bands from its finished episodes (REML growth model)"
+    )
+    fit.add_argument("--organisation", default="", help="the clinic's slug")
+    fit.add_argument("--instrument", choices=["phq9", "gad7", "all"], default="all")
+    fit.add_argument(
+        "--min-episodes",
+        type=bounded(200, 10_000_000),
+        default=200,
+        help="refuse to fit with fewer finished episodes (default 200)",
+    )
+    fit.set_defaults(func=cmd_trajectories_fit)
 
     backup = sub.add_parser("backup", help="write a consistent backup of the whole database")
     backup.add_argument("file", help="the backup file to create (it must not exist)")

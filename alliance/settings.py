@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "alliance.journal",
     "alliance.agency",
     "alliance.care",
+    "alliance.reports",
+    "alliance.trajectories",
     "alliance.web",
 ]
 

@@ -76,6 +76,7 @@ urlpatterns = [
     path("", include("alliance.journal.urls")),
     path("", include("alliance.agency.urls")),
     path("", include("alliance.care.urls")),
+    path("", include("alliance.reports.urls")),
     path("api/", api.urls),
     path("account/api-tokens/", account_token_views.api_tokens, name="api_tokens"),
 ]

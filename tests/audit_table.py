@@ -212,6 +212,26 @@ PAGES: dict[tuple[str, str], Expect] = {
     ("registry_csv", REFUSED): ANONYMOUS,
     ("reviews", READ): writes("review.list", BANNER),
     ("reviews", REFUSED): ANONYMOUS,
+    # --- the de-identified outcome report (no client_id: it names no one); refused: a role the
+    # clinic does not let run it (a clinician, by default), written as report.run denied
+    ("outcome_report", READ): writes("report.run", BANNER),
+    ("outcome_report", REFUSED): writes("report.run", BANNER),
+    ("outcome_report_csv", READ): writes("report.export"),  # a file: no banner
+    ("outcome_report_csv", REFUSED): writes("report.run", BANNER),
+    ("outcome_report_pdf", READ): writes("report.export"),  # a file: no banner
+    ("outcome_report_pdf", REFUSED): writes("report.run", BANNER),
+    # --- consented stories: the care team reviews them, the client offers them by their link
+    ("client_stories", READ): writes("story.list", BANNER),
+    ("client_stories", REFUSED): writes("story.list", BANNER),
+    ("story_review", CHANGE): writes("story.review"),
+    ("story_review", REFUSED): writes("story.review", BANNER),
+    ("story_withdraw", CHANGE): writes("story.withdraw"),
+    ("story_withdraw", REFUSED): writes("story.withdraw", BANNER),
+    ("client_story", READ): writes("story.list"),
+    ("client_story", CHANGE): writes("story.offer"),
+    ("client_story", REFUSED): UNKNOWN_LINK,
+    ("client_story_withdraw", CHANGE): writes("story.withdraw"),
+    ("client_story_withdraw", REFUSED): UNKNOWN_LINK,
     # --- the clinic admin's pages
     ("manage_users", READ): nothing(NO_CLIENT_DATA),
     ("manage_users", REFUSED): NOT_ADMIN,
@@ -308,6 +328,9 @@ API: dict[tuple[str, str], Expect] = {
     ("alliance_care_api_review_recommend", REFUSED): writes("review.recommend"),
     ("alliance_care_api_review_acknowledge", CHANGE): writes("review.acknowledge"),
     ("alliance_care_api_review_acknowledge", REFUSED): writes("review.acknowledge"),
+    # Refused: a role the clinic does not let run the report (403), written as denied.
+    ("alliance_reports_api_outcomes", READ): writes("report.run"),
+    ("alliance_reports_api_outcomes", REFUSED): writes("report.run"),
 }
 
 # Pairs known to show a client's name with no audit entry that accounts for that client. Each

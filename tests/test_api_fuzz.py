@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from alliance.accounts.actor import actor_for
-from alliance.accounts.models import Membership
+from alliance.accounts.models import Membership, Organisation
 from alliance.accounts.tokens import do_create_token
+from alliance.care.access import disciplines
 from alliance.demo.generate import DEMO_SLUG, load_demo
 from alliance.wsgi import application
 
@@ -47,6 +49,8 @@ COMMITTED_SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 CASES = int(os.environ.get("ALLIANCE_FUZZ_CASES", "200"))
 ANONYMOUS_CASES = max(CASES // 4, 50)
 DEMO_CLINICIAN = "alex"
+DEMO_REPORTER = "casey"  # a coordinator: the clinic's default report_roles let them run it
+REPORT_OPERATION = "alliance_reports_api_outcomes"
 
 schema = schemathesis.openapi.from_path(COMMITTED_SCHEMA)
 schema.app = application
@@ -59,6 +63,10 @@ anonymous_schema.config.phases.update(phases=["examples", "fuzzing"])
 # The demo clinic's ids by model name ("client", "episode", …), taken by `demo_clinic` for each
 # test and read by the hooks below while Hypothesis draws that test's cases.
 REAL_IDS: dict[str, list[int]] = {}
+# Query parameters that name one of the clinic's choices ("discipline": its codes), and the two
+# that bound a period.
+REAL_CHOICES: dict[str, list[str]] = {}
+PERIOD = ("start", "end")
 
 
 def _real_ids(field: str) -> list[int]:
@@ -82,6 +90,36 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None
         real = _real_ids(name)
         drawn[name] = st.one_of(st.just(value), st.sampled_from(real)) if real else st.just(value)
     return st.fixed_dictionaries(drawn)
+
+
+@schema.hook
+def flatmap_query(context: Any, query: dict[str, Any] | None) -> Any:
+    """Half the time, a filter is a real row's id (`team` holds a Team's) or one of the clinic's
+    disciplines, and half the time a period is a recent one (its end not before its start), so
+    that reports are run on real data, not only refused."""
+    if not query:
+        return st.just(query)
+    drawn = {}
+    for name, value in query.items():
+        real = (_real_ids(name) or REAL_IDS.get(name, [])) if _is_int(value) else []
+        if real:
+            drawn[name] = st.one_of(st.just(value), st.sampled_from(real))
+        elif name in REAL_CHOICES and isinstance(value, str):
+            drawn[name] = st.one_of(st.just(value), st.sampled_from(REAL_CHOICES[name]))
+        else:
+            drawn[name] = st.just(value)
+    if not all(isinstance(query.get(name), str) for name in PERIOD):
+        return st.fixed_dictionaries(drawn)
+    today = date.today()
+    recent = st.dates(today - timedelta(days=3 * 366), today)
+    period = st.lists(recent, min_size=2, max_size=2).map(sorted)  # a start, then its end
+    as_drawn = st.fixed_dictionaries(drawn)
+    in_period = st.tuples(as_drawn, period).map(
+        lambda drew: (
+            drew[0] | {name: day.isoformat() for name, day in zip(PERIOD, drew[1], strict=True)}
+        )
+    )
+    return st.one_of(as_drawn, in_period)
 
 
 @schema.hook
@@ -173,19 +211,34 @@ def in_process_app() -> Iterator[None]:
     signals.request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def demo_clinic(db: None, in_process_app: None) -> Iterator[str]:
-    """A small demo clinic; gives a demo clinician's API token, made as the tokens page makes it."""
-    load_demo(seed=2026, clients=6)
-    membership = Membership.objects.get(user__username=DEMO_CLINICIAN, organisation__slug=DEMO_SLUG)
+def _demo_token(username: str) -> str:
+    """An API token of a demo staff member, made as the tokens page makes it."""
+    membership = Membership.objects.get(user__username=username, organisation__slug=DEMO_SLUG)
     actor = actor_for(membership.user, membership.pk)
     assert actor is not None
     _, token = do_create_token(actor, "schemathesis")
+    return token
+
+
+@pytest.fixture
+def demo_clinic(db: None, in_process_app: None) -> Iterator[str]:
+    """A small demo clinic; gives a demo clinician's API token."""
+    load_demo(seed=2026, clients=6)
+    token = _demo_token(DEMO_CLINICIAN)
     for model in apps.get_models():
         ids = model._default_manager.order_by("pk").values_list("pk", flat=True)
         REAL_IDS[str(model._meta.model_name)] = [pk for pk in ids if _is_int(pk)]
+    clinic = Organisation.objects.get(slug=DEMO_SLUG)
+    REAL_CHOICES["discipline"] = [code for code, _ in disciplines(clinic.pk)]
     yield token
     REAL_IDS.clear()
+    REAL_CHOICES.clear()
+
+
+@pytest.fixture
+def demo_reporter(demo_clinic: str) -> str:
+    """The API token of a demo coordinator: a role the clinic lets run the outcome report."""
+    return _demo_token(DEMO_REPORTER)
 
 
 FUZZING = settings(
@@ -205,6 +258,39 @@ FUZZING = settings(
 def test_every_operation_holds_to_its_schema_for_a_clinician(case: Any, demo_clinic: str) -> None:
     _drop_generated_credentials(case)
     case.call_and_validate(headers={"Authorization": f"Bearer {demo_clinic}"}, checks=CHECKS)
+
+
+# As the clinician every valid report request is refused by role (403): as a coordinator, the
+# report itself is run, and its figures and suppression checked against the schema.
+report_schema = schema.include(operation_id=REPORT_OPERATION)
+
+
+@report_schema.parametrize()
+@settings(FUZZING, max_examples=CASES)
+def test_the_outcome_report_holds_to_its_schema_for_a_role_that_runs_it(
+    case: Any, demo_reporter: str
+) -> None:
+    _drop_generated_credentials(case)
+    case.call_and_validate(headers={"Authorization": f"Bearer {demo_reporter}"}, checks=CHECKS)
+
+
+def test_the_report_strategy_reaches_real_reports(demo_reporter: str) -> None:
+    """What the hooks draw for the report (a recent period, a real team, a discipline of the
+    clinic) runs a report over the demo clinic's episodes, with rows, as a coordinator."""
+    from django.test import Client as HttpClient
+
+    http = HttpClient(headers={"Authorization": f"Bearer {demo_reporter}"})
+    today = date.today()
+    period = {"start": (today - timedelta(days=3 * 366)).isoformat(), "end": today.isoformat()}
+    response = http.get("/api/reports/outcomes", period)
+    assert response.status_code == 200, response.content
+    assert response.json()["rows"]
+    assert response.json()["message"] == ""  # the period has episodes
+    for team in REAL_IDS["team"]:
+        status = http.get("/api/reports/outcomes", period | {"team": team}).status_code
+        assert status in {200, 400}  # the coordinator's teams, or another clinic's (refused)
+    for code in REAL_CHOICES["discipline"]:
+        assert http.get("/api/reports/outcomes", period | {"discipline": code}).status_code == 200
 
 
 @anonymous_schema.parametrize()

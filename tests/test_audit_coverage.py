@@ -52,6 +52,8 @@ from alliance.journal import crypto
 from alliance.journal.access import Content
 from alliance.journal.actions import DELETE_ALL_WORDS, create_entry
 from alliance.measures.actions import do_create_link
+from alliance.measures.actions import find as find_link
+from alliance.reports.stories import offer_story
 from conftest import ADMIN_TOTP_SECRET, PASSWORD, World, build_world, signed_in
 from tests import test_permission_matrix as matrix
 from tests.audit_table import (
@@ -204,6 +206,9 @@ def _api_call(method: str, path: str, action: str, world: World) -> Call:
     if kind is None:
         raise LookupError(f"{method.upper()} {path}: not in the matrix's API_OPERATIONS")
     refused = action == REFUSED
+    if kind == "report":  # refused: a role the clinic does not let run it (403)
+        url, body = matrix._api_request(method, path, world, "own")
+        return Call("clinician" if refused else "coordinator", method, url, body, api=True)
     if refused and kind != "client":
         url, body = matrix._api_request(method, path, world, "own")
         return Call("anonymous", method, url, body, api=True)  # 401
@@ -389,6 +394,39 @@ def _token(name: str) -> Callable[[World, str], Call]:
     return call
 
 
+def _story_link(name: str) -> Callable[[World, str], Call]:
+    """The client's story page, by their link: they read it, offer a story, withdraw one;
+    refused: a token that opens nothing."""
+
+    def call(world: World, action: str) -> Call:
+        token = _own_link(world)
+        if name == "client_story_withdraw":  # refused: the client's real story, a wrong token
+            story = offer_story(find_link(token), "The walks helped me", consent=True)
+            if action == REFUSED:
+                return Call("anonymous", "post", reverse(name, args=["x" * 43, story.pk]))
+            url = reverse(name, args=[token, story.pk])
+            return Call("anonymous", "post", url, {}, world.own_client)
+        if action == REFUSED:
+            return Call("anonymous", "get", reverse(name, args=["x" * 43]))
+        url = reverse(name, args=[token])
+        if action == CHANGE:
+            words = {"words": "Walking helped me", "consent": "on"}
+            return Call("anonymous", "post", url, words, world.own_client)
+        return Call("anonymous", "get", url, client=world.own_client)
+
+    return call
+
+
+def _report(name: str) -> Callable[[World, str], Call]:
+    """The outcome report as it opens (the last twelve months by team): a coordinator runs it;
+    refused: a clinician, whose role the clinic's report_roles leave out by default."""
+
+    def call(world: World, action: str) -> Call:
+        return Call("clinician" if action == REFUSED else "coordinator", "get", reverse(name))
+
+    return call
+
+
 def _journal(name: str) -> Callable[[World, str], Call]:
     """One of the clinician's journal entries; refused: a colleague asks for it."""
 
@@ -464,6 +502,11 @@ SPECIAL: dict[str, Callable[[World, str], Call]] = {
     "gratitude": _gratitude,
     "gratitude_settings": _plain("gratitude_settings", {"enabled": "on"}),
     "kept_forget": _kept_forget,
+    "outcome_report": _report("outcome_report"),
+    "outcome_report_csv": _report("outcome_report_csv"),
+    "outcome_report_pdf": _report("outcome_report_pdf"),
+    "client_story": _story_link("client_story"),
+    "client_story_withdraw": _story_link("client_story_withdraw"),
 }
 
 

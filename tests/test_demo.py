@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from alliance.accounts.actor import actor_for
 from alliance.accounts.models import Membership, Organisation, Role
 from alliance.clients.models import Client, Encounter, EncounterKind, EndingReason, Episode, Phase
 from alliance.demo.generate import load_demo
@@ -37,8 +38,13 @@ def test_it_creates_every_role_and_about_forty_clients():
     org = Organisation.objects.get(slug="riverbend-demo")
     roles = set(Membership.objects.filter(organisation=org).values_list("role", flat=True))
     assert roles == set(Role.values)
-    assert Client.objects.filter(organisation=org).count() == 40
-    assert Episode.objects.filter(organisation=org).count() == 40
+    today = Client.objects.filter(organisation=org).exclude(record_number__startswith="RB-H")
+    assert today.count() == 40
+    assert Episode.objects.filter(client__in=today).count() == 40
+    # And the past: finished episodes enough to fit the clinic's own bands (history.py).
+    past = Episode.objects.filter(organisation=org, client__record_number__startswith="RB-H")
+    assert past.count() == 240
+    assert not past.filter(ended_on__isnull=True).exists()
     assert Encounter.objects.filter(organisation=org).count() > 40
     disciplines = set(
         Membership.objects.filter(organisation=org).values_list("discipline", flat=True)
@@ -55,14 +61,17 @@ def test_the_same_seed_gives_the_same_clinic():
 
 
 def _forget_everything() -> None:
-    from alliance.accounts.models import Team, User
+    from alliance.accounts.models import ClinicSettings, Team, User
     from alliance.agency import models as agency
     from alliance.alerts.models import Alert
     from alliance.care import models as care
     from alliance.clients.models import CareTeamMember
     from alliance.measures.models import Response
+    from alliance.trajectories.models import TrajectoryFit
 
     for model in (
+        TrajectoryFit,
+        ClinicSettings,
         agency.Moment,
         agency.Thanks,
         agency.GoalRating,
@@ -114,7 +123,8 @@ def test_it_leaves_a_database_with_data_alone_when_asked():
 
 def test_it_scales_in_batches():
     load_demo(seed=3, clients=2500)
-    assert Client.objects.filter(organisation__slug="riverbend-demo").count() == 2500
+    clients = Client.objects.filter(organisation__slug="riverbend-demo")
+    assert clients.exclude(record_number__startswith="RB-H").count() == 2500
 
 
 def _demo_episode(phase: str) -> Episode:
@@ -265,3 +275,39 @@ def test_the_demo_shows_whole_person_care():
     assert found.counts["not_improving"] > 0
     assert found.counts["discuss"] == 2
     assert found.counts["unmet"] >= 1
+
+
+def test_the_demo_fits_its_bands_and_a_not_on_track_alert_cites_one():
+    from alliance.alerts.models import Alert
+    from alliance.trajectories.models import TrajectoryFit
+
+    load_demo(seed=2026, clients=40)
+    fits = {f.instrument_id: f for f in TrajectoryFit.objects.all()}
+    assert set(fits) == {"phq9", "gad7"}
+    assert fits["phq9"].episodes >= 200
+    assert fits["phq9"].model["converged"]
+    cited = Alert.objects.filter(kind="not_on_track", facts__method="fitted")
+    assert cited.exists()
+    first = cited.first()
+    assert first is not None
+    assert "band fitted" in first.reason
+
+
+def test_the_demo_report_has_figures_and_suppresses_small_cells():
+    from datetime import timedelta
+
+    from alliance.reports.query import Query
+    from alliance.reports.service import outcome_report
+
+    load_demo(seed=2026, clients=40)
+    admin = Membership.objects.get(user__username="admin")
+    actor = actor_for(admin.user, admin.pk)
+    assert actor is not None
+    today = timezone.localdate()
+    report = outcome_report(actor, Query(today - timedelta(days=730), today, "team", "paired"))
+    finished = report.total.counts["finished"].value
+    assert finished is not None
+    assert finished >= 200
+    assert report.total.rates["recovery_rate"].value is not None
+    recent = outcome_report(actor, Query(today - timedelta(days=60), today, "severity", "paired"))
+    assert recent.hidden > 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -40,8 +41,10 @@ CLINICAL = {"clinician", "colleague", "coordinator", "consultant", "outsider"}
 @dataclass(frozen=True)
 class Route:
     method: str
-    # "client" (takes a target client), "plain", "manage", "membership", or "journal" (takes a
-    # journal entry; tested for every role in alliance/journal/tests/test_journal_access.py)
+    # "client" (takes a target client), "plain", "manage", "membership", "token" (a client's
+    # link, no account), "report" (the de-identified outcome report: the roles the clinic
+    # chooses), or "journal" (takes a journal entry; tested for every role in
+    # alliance/journal/tests/test_journal_access.py)
     kind: str
     ok: int = 200  # status when allowed
 
@@ -122,6 +125,16 @@ ROUTES: dict[str, Route] = {
     "registry": Route("GET", "plain"),
     "registry_csv": Route("GET", "plain"),
     "reviews": Route("GET", "plain"),
+    # The outcome report: no GET parameters run the default (last twelve months by team).
+    "outcome_report": Route("GET", "report"),
+    "outcome_report_csv": Route("GET", "report"),
+    "outcome_report_pdf": Route("GET", "report"),
+    # Consented stories: the care team reviews them, the client offers them from their link.
+    "client_stories": Route("GET", "client"),
+    "story_review": Route("POST", "client", ok=302),
+    "story_withdraw": Route("POST", "client", ok=302),
+    "client_story": Route("GET", "token"),
+    "client_story_withdraw": Route("POST", "token"),
 }
 # The journal and the wellbeing pages belong to one clinical member each: an admin is refused.
 JOURNAL_PAGES = {"journal", "journal_new", "journal_export", "journal_delete_all", "wellbeing"}
@@ -164,6 +177,7 @@ API_OPERATIONS = {
     ("post", "/api/clients/{client_id}/reviews"): "client",
     ("post", "/api/reviews/{review_id}/recommendation"): "client",  # consultants only
     ("post", "/api/reviews/{review_id}/acknowledge"): "client",
+    ("get", "/api/reports/outcomes"): "report",  # the roles the clinic chooses; a team filter
 }
 # Operations that answer 201 when allowed (the rest 200).
 API_CREATES = {
@@ -287,6 +301,8 @@ def _client_route_request(name: str, world: World, target: str) -> tuple[str, di
         table.update(_agency_requests(client, episode))
     if name in CARE_ROUTES:
         table[name] = _care_request(name, client, episode)
+    if name in STORY_ROUTES:
+        table[name] = _story_request(name, client, episode)
     args, data = table[name]
     return reverse(name, args=args), data
 
@@ -353,6 +369,30 @@ CARE_ROUTES = {
     "review",
     "review_recommend",
 }
+
+
+STORY_ROUTES = {"client_stories", "story_review", "story_withdraw"}
+STORY_WORDS = "Canary story: the Puffin walk helped me"  # the client's own, not de-identified
+
+
+def _story(client: Any, episode: Any, **fields: Any) -> Any:
+    """A story the target client offered from their link (waiting for review unless told)."""
+    from alliance.reports.models import Story
+
+    fields = {"words": STORY_WORDS, "consented_at": timezone.now()} | fields
+    return Story.objects.create(
+        organisation_id=client.organisation_id, client=client, episode=episode, **fields
+    )
+
+
+def _story_request(name: str, client: Any, episode: Any) -> tuple[list[int], dict[str, Any]]:
+    story = _story(client, episode)
+    review = {"decision": "share", "shared_text": "Walking helped.", "deidentified": "on"}
+    return {
+        "client_stories": ([client.pk], {}),
+        "story_review": ([client.pk, story.pk], review | {"version": "1"}),
+        "story_withdraw": ([client.pk, story.pk], {}),
+    }[name]
 
 
 def _care_objects(client: Any, episode: Any, *, review: bool = True) -> dict[str, Any]:
@@ -522,6 +562,13 @@ def test_client_routes(name, role, target):
     _assert_no_leak(body, role, world)
     if route.method == "GET" and expected == 200:
         assert world.canaries_of(_objects(world, target)["client"])[0] in body
+    if name in STORY_ROUTES and route.method == "POST":  # a refusal redirects too: look
+        from alliance.reports.models import Story, StoryStatus
+
+        story = Story.objects.filter(client=_objects(world, target)["client"]).latest("pk")
+        changed = story.status != StoryStatus.OFFERED
+        allowed = expected == route.ok and role != "anonymous"  # anonymous: to the sign-in page
+        assert changed == allowed, f"{name} as {role} on {target}: {story.status}"
 
 
 # --- pages without a client -------------------------------------------------------------------
@@ -566,6 +613,9 @@ def test_plain_routes(name, role):
     if name == "home" and role in SEES and SEES[role]:
         visible = _objects(world, next(iter(SEES[role])))["client"]
         assert visible.display_name in body  # the caseload lists the clients the user may see
+    if response.status_code == 200 and role != "anonymous" and name == "home":
+        # The nav offers the outcome report to the roles that run it by default.
+        assert (f'href="{reverse("outcome_report")}"' in body) == (role in REPORTERS)
 
 
 @pytest.mark.django_db
@@ -598,20 +648,191 @@ def test_manage_routes(name, role, whose):
         assert world.outsider.user.username not in body  # nothing of the other clinic
 
 
+# --- the client's side, opened with their link (the token is the credential) ----------------
+
+TOKEN_ROUTES = [name for name, r in ROUTES.items() if r.kind == "token"]
+UNKNOWN_TOKEN_SAYS = {"measure_link": "couldn't find these questions"}
+
+
+def _token_url(name: str, token: str, world: World) -> str:
+    if name == "client_story_withdraw":
+        story = _story(world.own_client, world.own_episode)
+        return reverse(name, args=[token, story.pk])
+    return reverse(name, args=[token])
+
+
 @pytest.mark.django_db
+@pytest.mark.parametrize("name", TOKEN_ROUTES)
 @pytest.mark.parametrize("role", ROLES)
-def test_an_unknown_link_token_says_not_found_to_everyone(role):
+def test_an_unknown_link_token_says_not_found_to_everyone(name, role):
     world = build_world()
-    response = _http(role, world).get(reverse("measure_link", args=["x" * 43]))
-    assert response.status_code == 404
-    assert "couldn't find these questions" in response.content.decode(errors="replace")
-    _assert_no_leak(response.content.decode(errors="replace"), role, world)
+    url = _token_url(name, "x" * 43, world)
+    http = _http(role, world)
+    response = http.get(url) if ROUTES[name].method == "GET" else http.post(url)
+    assert response.status_code == 404, f"{name} as {role}"
+    body = response.content.decode(errors="replace")
+    assert UNKNOWN_TOKEN_SAYS.get(name, "This page can't be opened") in body
+    _assert_no_leak(body, role, world)
+    assert STORY_WORDS not in body
+
+
+def _own_link(world: World) -> str:
+    from alliance.measures.actions import do_create_link
+
+    actor = world.actor(world.clinician)
+    _, token = do_create_link(actor, world.own_encounter.pk, timing="before", send_email=False)
+    return token
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_story_link_shows_and_withdraws_its_own_clients_stories_only(target):
+    from alliance.reports.models import Story, StoryStatus
+
+    world = build_world()
+    token = _own_link(world)
+    o = _objects(world, target)
+    story = _story(o["client"], o["episode"], words=f"Story of {target}")
+    http = _http("anonymous", world)
+
+    page = http.get(reverse("client_story", args=[token])).content.decode(errors="replace")
+    assert (f"Story of {target}" in page) == (target == "own")
+    for canary in world.canaries_of(o["client"]):
+        assert canary not in page
+    response = http.post(reverse("client_story_withdraw", args=[token, story.pk]))
+    story.refresh_from_db()
+    if target == "own":
+        assert response.status_code == 302
+        assert (story.status, story.words) == (StoryStatus.WITHDRAWN, "")
+    else:
+        assert response.status_code == 404
+        assert story.status == StoryStatus.OFFERED
+    offered = http.post(reverse("client_story", args=[token]), {"words": "Hi", "consent": "on"})
+    assert offered.status_code == 302
+    assert Story.objects.filter(words="Hi").get().client_id == world.own_client.pk
+
+
+# --- the de-identified outcome report ----------------------------------------------------------
+
+REPORT_ROUTES = [name for name, r in ROUTES.items() if r.kind == "report"]
+REPORTERS = {"coordinator", "consultant", "admin"}  # the clinic's default report_roles
+# The team filter: none (all the actor's teams), the world's team, the other team of its
+# clinic, a team of the other clinic.
+TEAM_FILTERS = ["none", "own", "other_team", "other_org"]
+# De-identified words of a shared story, by the team of the client who offered it.
+SHARED = {t: f"Shared words of the {t} team" for t in ("own", "other_team", "other_org")}
+TEAM_REFUSED = "That team is not one you can report on"
+
+
+def _report_params(world: World, team_filter: str) -> dict[str, str]:
+    from alliance.accounts.models import Team
+
+    today = timezone.localdate()
+    start = (today - timedelta(days=365)).isoformat()
+    params = {"start": start, "end": today.isoformat(), "group_by": "team", "measure": "paired"}
+    team = {
+        "none": None,
+        "own": world.team,
+        "other_team": world.other_team,
+        "other_org": Team.objects.get_or_create(organisation=world.other_org, name="Far team")[0],
+    }[team_filter]
+    return params if team is None else params | {"team": str(team.pk)}
+
+
+def _report_stories(world: World) -> None:
+    """A shared story of each target's client, their own words (and name) kept beside it."""
+    from alliance.reports.models import StoryStatus
+
+    for target, text in SHARED.items():
+        o = _objects(world, target)
+        words = f"{STORY_WORDS}, says {o['client'].display_name}"
+        _story(o["client"], o["episode"], words=words, status=StoryStatus.SHARED, shared_text=text)
+
+
+def _team_refused(role: str, team_filter: str) -> bool:
+    return team_filter == "other_org" or (team_filter == "other_team" and role != "admin")
+
+
+def _expected_report(name: str, role: str, team_filter: str) -> int:
+    if role == "anonymous":
+        return 302  # to the sign-in page
+    if role not in REPORTERS:
+        return 403  # the clinic's report_roles leave clinicians out by default
+    if _team_refused(role, team_filter):
+        return 200 if name == "outcome_report" else 400  # the page shows the form's error
+    return 200
+
+
+def _assert_no_client_at_all(body: str, world: World) -> None:
+    """The report is de-identified: no client's name, number or own words, for anyone."""
+    for target in TARGETS:
+        for canary in world.canaries_of(_objects(world, target)["client"]):
+            assert canary not in body, f"the report showed {canary!r}"
+    assert STORY_WORDS not in body
+
+
+def _report_entries(response: Any) -> list[tuple[str, str, Any]]:
+    from alliance.audit.models import AuditEntry
+
+    rows = AuditEntry.objects.filter(request_id=response["X-Request-ID"], object_type="report")
+    return list(rows.values_list("action", "outcome", "client_id"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", REPORT_ROUTES)
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("team_filter", TEAM_FILTERS)
+def test_report_routes(name, role, team_filter):
+    from alliance.alerts.models import Alert, Status
+
+    world = build_world()
+    Alert.objects.update(status=Status.ACKNOWLEDGED)  # no risk banner: no client on the page
+    _report_stories(world)
+    params = _report_params(world, team_filter) if team_filter != "none" else {}
+    response = _http(role, world).get(reverse(name), params)
+    expected = _expected_report(name, role, team_filter)
+    assert response.status_code == expected, f"{name} as {role}, team {team_filter}"
+    if role == "anonymous":
+        assert response["Location"].startswith(reverse("login"))
+        return
+    body = response.content.decode(errors="replace")
+    _assert_no_client_at_all(body, world)
+    action = "report.run" if name == "outcome_report" or role not in REPORTERS else "report.export"
+    refused = role not in REPORTERS or _team_refused(role, team_filter)
+    assert _report_entries(response) == [(action, "denied" if refused else "ok", None)]
+    if name == "outcome_report" and expected == 200:
+        assert (TEAM_REFUSED in body) == refused
+        shown = {t for t, text in SHARED.items() if text in body}
+        if refused:
+            assert shown == set()
+        elif team_filter == "none":
+            assert shown == ({"own", "other_team"} if role == "admin" else {"own"})
+        else:
+            assert shown == {team_filter}
+
+
+@pytest.mark.django_db
+def test_the_clinic_admin_chooses_who_runs_the_report():
+    from alliance.accounts.models import ClinicSettings, Role
+
+    world = build_world()
+    ClinicSettings.objects.update_or_create(
+        organisation=world.org, defaults={"report_roles": [Role.CLINICIAN.value]}
+    )
+    for role, status in {"clinician": 200, "coordinator": 403, "admin": 403}.items():
+        for name in REPORT_ROUTES:
+            response = _http(role, world).get(reverse(name))
+            assert response.status_code == status, f"{name} as {role}"
+    # The other clinic keeps the default: its clinician still may not.
+    assert _http("outsider", world).get(reverse("outcome_report")).status_code == 403
 
 
 # --- the API ----------------------------------------------------------------------------------
 
 
 def _api_request(method: str, path: str, world: World, target: str) -> tuple[str, dict[str, Any]]:
+    if API_OPERATIONS.get((method, path)) == "report":  # the target is a team filter
+        return f"{path}?{urlencode(_report_params(world, target))}", {}
     o = _objects(world, target)
     url = (
         path.replace("{client_id}", str(o["client"].pk))
@@ -699,6 +920,10 @@ def fhir_phq9(client_id: int, resource_id: str = "phq-9-example") -> dict[str, A
 def _expected_api(method: str, path: str, role: str, target: str) -> int:
     if role == "anonymous":
         return 401
+    if API_OPERATIONS[(method, path)] == "report":
+        if role not in REPORTERS:
+            return 403
+        return 400 if _team_refused(role, target) else 200
     if API_OPERATIONS[(method, path)] != "client":
         return 200  # lists: an admin's are empty
     if target not in SEES[role]:
@@ -712,7 +937,7 @@ API_CASES = [
     (method, path, role, target)
     for (method, path), kind in sorted(API_OPERATIONS.items())
     for role in ROLES
-    for target in (TARGETS if kind == "client" else ["own"])  # the others ask the same
+    for target in {"client": TARGETS, "report": TEAM_FILTERS}.get(kind, ["own"])  # others: same
 ]
 
 
@@ -731,6 +956,10 @@ def test_api_operations(method, path, role, target):
     assert response.status_code == expected, f"{method} {path} as {role} on {target}"
     text = response.content.decode(errors="replace")
     _assert_no_leak(text, role, world)
+    if kind == "report" and role != "anonymous":
+        _assert_no_client_at_all(text, world)
+        refused = role not in REPORTERS or _team_refused(role, target)
+        assert _report_entries(response) == [("report.run", "denied" if refused else "ok", None)]
     if response.status_code == 404:
         assert response.json() == {"detail": "Not found"}
     if kind == "list" and expected == 200:

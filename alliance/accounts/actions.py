@@ -356,6 +356,8 @@ SETTINGS_FIELDS = (
     "not_on_track_session",
     "target_weeks",
     "contact_days",
+    "report_roles",
+    "use_fitted_bands",
 )
 
 

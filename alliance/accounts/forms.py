@@ -100,6 +100,16 @@ class ClinicSettingsForm(forms.Form):
     contact_days = forms.IntegerField(
         min_value=3, max_value=90, label="Registry: no contact for (days)"
     )
+    use_fitted_bands = forms.BooleanField(
+        required=False,
+        label="Not on track: use the band fitted from this clinic's episodes when there is one",
+    )
+    report_roles = forms.MultipleChoiceField(
+        choices=Role.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="Who may run the outcome report",
+        help_text="The report is de-identified: counts of 1 to 10 are never shown.",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, object]:

@@ -112,6 +112,10 @@ DEFAULT_CRISIS_CONTACTS = (
 )
 
 
+def default_report_roles() -> list[str]:
+    return [Role.ADMIN.value, Role.COORDINATOR.value, Role.CONSULTANT.value]
+
+
 class ClinicSettings(models.Model):
     """What each clinic tunes: crisis contacts, link lifetimes and alert thresholds."""
 
@@ -146,6 +150,18 @@ class ClinicSettings(models.Model):
     )
     contact_days = models.PositiveSmallIntegerField(
         default=14, help_text="Registry: flag no contact for this many days."
+    )
+    report_roles = models.JSONField(
+        default=default_report_roles,
+        help_text="Roles that may run the de-identified outcome report.",
+    )
+    # The fitted expected-recovery band in use per instrument ({"phq9": <TrajectoryFit id>}),
+    # set by `alliance trajectories fit`; empty means the rule-based not-on-track method.
+    trajectory_fits = models.JSONField(default=dict, blank=True)
+    use_fitted_bands = models.BooleanField(
+        default=True,
+        help_text="Not on track: compare with the band fitted from this clinic's own episodes "
+        "once one is fitted (otherwise the rule-based method).",
     )
     version = models.PositiveIntegerField(default=1)
 

@@ -107,7 +107,7 @@ def do_move_phase(
         changes: dict[str, object] = {"phase": to}
         if to == Phase.WORKING and episode.phase in (Phase.FOLLOW_UP, Phase.CLOSED):
             _reopen_checks(episode)
-            changes.update(closed_on=None, ending_reason="")
+            changes.update(closed_on=None, ended_on=None, ending_reason="")
             CheckIn.objects.filter(episode=episode, status=CheckInStatus.SCHEDULED).update(
                 status=CheckInStatus.CANCELLED
             )
@@ -119,6 +119,7 @@ def do_move_phase(
             if discharged_on < episode.opened_on:
                 raise ActionError("Discharge cannot come before the episode opened.")
             changes["ending_reason"] = reason
+            changes["ended_on"] = discharged_on
         bump_version(Episode, episode.pk, version, **changes)
         PhaseChange.objects.create(
             organisation_id=episode.organisation_id,

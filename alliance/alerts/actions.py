@@ -23,6 +23,7 @@ from alliance.clients.models import CareRole, EncounterKind
 from alliance.measurement import Instrument, ScoreResult
 from alliance.measures.models import Response
 from alliance.notify.outbox import queue_email
+from alliance.trajectories.expected import expected_for
 
 ALLIANCE_CHECK = "alliance-session-check"
 FOLLOW_UP_VISIT = EncounterKind.FOLLOW_UP
@@ -120,7 +121,8 @@ def assess(
             if len(totals) >= 2:
                 findings.follow_ups += [(a, totals[-1]) for a in _awaiting_follow_up(episode_id)]
         else:
-            signals = rules.change_signals(item.instrument, totals, thresholds)
+            expected = expected_for(clinic, item.instrument.id)
+            signals = rules.change_signals(item.instrument, totals, thresholds, expected)
         findings.signals += [(signal, item.response) for signal in signals]
     if findings.signals:
         unresolved = Alert.objects.filter(episode_id=episode_id).unresolved()

@@ -14,6 +14,12 @@ or from the clinic's settings; nothing is hard-coded here but the shape of each 
   threshold. It draws on two published figures (caseness, reliable change) and on the finding
   that early non-response predicts a poor outcome (Lambert et al. 2001, Psychotherapy Research
   11:49-68; Lutz et al. 2006). It does not fire when deterioration already has.
+- Not on track, fitted (once the clinic has fitted its own expected-recovery bands with
+  `alliance trajectories fit`, see alliance/trajectories): from measured session 2 on, the latest
+  total is above the upper edge (by default the 90th percentile) of the scores expected at that
+  session of clients of this clinic who started at the same intake score. This is the method of
+  Finch, Lambert & Schaalje (2001, Clinical Psychology & Psychotherapy 8:231-242): a growth
+  model on log(session) by intake severity; the band replaces the rule-based check above.
 - Follow-up check-in (after discharge): the check-in's total is at or above the caseness
   cut-off, or worse than the last total in treatment by at least the reliable-change threshold.
   The same two published figures as above; it replaces the in-treatment rules for check-ins.
@@ -27,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from alliance.measurement import Instrument, ScoreResult
 
@@ -52,6 +58,21 @@ class Thresholds:
     not_on_track_session: int = 4
 
 
+class ExpectedBands(Protocol):
+    """A fitted band table (alliance/trajectories/expected.py), as the rule reads it."""
+
+    @property
+    def fitted_on(self) -> Any: ...
+
+    @property
+    def episodes(self) -> int: ...
+
+    @property
+    def upper_percentile(self) -> int: ...
+
+    def band(self, intake: int, session: int) -> tuple[float, float, float] | None: ...
+
+
 def risk_signals(instrument: Instrument, result: ScoreResult) -> list[Signal]:
     signals = []
     for risk in instrument.risk_items:
@@ -70,9 +91,15 @@ def risk_signals(instrument: Instrument, result: ScoreResult) -> list[Signal]:
 
 
 def change_signals(
-    instrument: Instrument, totals: Sequence[int], thresholds: Thresholds
+    instrument: Instrument,
+    totals: Sequence[int],
+    thresholds: Thresholds,
+    expected: ExpectedBands | None = None,
 ) -> list[Signal]:
-    """Signals from the episode's complete totals of one outcome measure, oldest first."""
+    """Signals from the episode's complete totals of one outcome measure, oldest first.
+
+    With `expected` (the clinic's fitted bands for this instrument), not on track means above
+    the band; without, the rule-based check."""
     rc = instrument.reliable_change
     if rc is None or len(totals) < 2:
         return []
@@ -86,8 +113,10 @@ def change_signals(
         )
         facts = {"intake": intake, "latest": latest, "threshold": rc.value}
         return [Signal(DETERIORATION, reason, facts)]
-    cutoff = instrument.clinical_cutoff
     session = len(totals)
+    if expected is not None:
+        return _band_signals(instrument, intake, latest, session, expected)
+    cutoff = instrument.clinical_cutoff
     if cutoff is None or session < thresholds.not_on_track_session:
         return []
     improved_by = -worse_by
@@ -106,6 +135,40 @@ def change_signals(
         }
         return [Signal(NOT_ON_TRACK, reason, facts)]
     return []
+
+
+def _band_signals(
+    instrument: Instrument, intake: int, latest: int, session: int, expected: ExpectedBands
+) -> list[Signal]:
+    band = expected.band(intake, session)
+    if band is None:
+        return []
+    lower, middle, upper = band
+    worse = latest > upper if instrument.direction == "higher-is-worse" else latest < lower
+    if not worse:
+        return []
+    name = short_name(instrument)
+    edge = upper if instrument.direction == "higher-is-worse" else lower
+    reason = (
+        f"{name} is {latest} at measured session {session}: above the range expected for this "
+        f"clinic's clients who started at {intake} ({lower:.0f}-{upper:.0f} by session "
+        f"{session}, most likely {middle:.0f}); band fitted {expected.fitted_on} from "
+        f"{expected.episodes} finished episodes"
+    )
+    facts = {
+        "intake": intake,
+        "latest": latest,
+        "session": session,
+        "expected": round(middle, 2),
+        "band_lower": round(lower, 2),
+        "band_upper": round(upper, 2),
+        "edge": round(edge, 2),
+        "percentile": expected.upper_percentile,
+        "fitted_on": str(expected.fitted_on),
+        "episodes": expected.episodes,
+        "method": "fitted",
+    }
+    return [Signal(NOT_ON_TRACK, reason, facts)]
 
 
 def follow_up_signals(

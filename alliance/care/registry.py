@@ -295,7 +295,7 @@ HEADER = [
 ]
 
 
-def _cell(value: object) -> str:
+def spreadsheet_cell(value: object) -> str:
     """A spreadsheet cell that cannot start a formula."""
     text = "" if value is None else str(value)
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -307,7 +307,7 @@ def as_csv(found: Registry) -> str:
     writer.writerow(HEADER)
     for r in found.rows:
         writer.writerow(
-            _cell(v)
+            spreadsheet_cell(v)
             for v in [
                 r.record,
                 r.name,

@@ -25,21 +25,30 @@ from alliance.charts.figure import (
     ChartSpec,
     Event,
     EventKind,
+    Expected,
+    ExpectedBand,
     RefLine,
     Score,
     Trace,
     day,
+    ordinal,
+    percentiles,
+    score_range,
 )
 from alliance.charts.layout import GOOD
 from alliance.clients.access import NotFound
-from alliance.clients.models import Attendance, Client, Encounter, Episode, Phase
+from alliance.clients.models import Attendance, Client, Encounter, EncounterKind, Episode, Phase
 from alliance.measurement import Instrument
+from alliance.measures.models import Response
 from alliance.measures.summary import Point, Series, episode_series
+from alliance.trajectories.expected import expected_for
 
 ALLIANCE_CHECK = "alliance-session-check"
 DEFAULT_RUPTURE_FLOOR = 30  # the ClinicSettings default, for a clinic that never saved its own
 GOALS_PANEL = "Goals (0-10, the client's own rating)"
 GOAL_LABEL = 32  # characters of a goal's words in the chart's legend and the ratings table
+AHEAD = 3  # booked sessions after the latest score that the expected range is drawn ahead to
+EXPECTED_LATER = "The clinic's expected range is drawn from the second score on."
 
 SESSION_MARK: dict[str, EventKind] = {
     Attendance.ATTENDED: "attended",
@@ -57,6 +66,7 @@ class Row:
     change: int | None  # against intake; None on the intake row itself
     reliable: str
     risk: bool
+    expected: str = ""  # the clinic's expected range at this score, "8–15 (most likely 11)"
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,17 @@ class Table:
     verdict: str
     cutoff: int | None
     reliable_change: int | None
+    # With the clinic's expected range: its column's header, and what the range is.
+    expected_header: str = ""
+    expected_caption: str = ""
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The clinic's expected range for one series: what the chart draws, and each score's."""
+
+    band: ExpectedBand
+    by_response: dict[int, Expected]
 
 
 @dataclass(frozen=True)
@@ -155,8 +176,15 @@ def chart_data(actor: Actor, client: Client, episode_id: int | None = None) -> C
     )
     goals = _goals(actor, client, episode)
     moments = _moments(actor, client, episode)
-    specs = _specs(client, episode, series, encounters, alerts, goals, moments)
-    tables = [_table(s) for s in series]
+    # One query for the clinic's settings, and only when there is something to chart.
+    clinic = (
+        ClinicSettings.objects.filter(organisation_id=client.organisation_id).first()
+        if series
+        else None
+    )
+    fitted = _fitted(clinic, episode, series, encounters)
+    specs = _specs(client, episode, series, encounters, alerts, goals, moments, clinic, fitted)
+    tables = [_table(s, fitted.get(s.instrument.id)) for s in series]
     return ChartData(client, episode, episodes, specs, tables, encounters, alerts, goals, moments)
 
 
@@ -173,6 +201,78 @@ def _goals(actor: Actor, client: Client, episode: Episode) -> list[GoalLine]:
         )
         lines.append(GoalLine(_goal_words(goal), label, retired, ratings))
     return lines
+
+
+def _fitted(
+    clinic: ClinicSettings | None,
+    episode: Episode,
+    series: list[Series],
+    encounters: list[Encounter],
+) -> dict[str, Fitted]:
+    """The clinic's expected range per instrument it has fitted one for, placed on this episode.
+
+    Measured session k is the k-th score in treatment, as the fit counts them (follow-up
+    check-ins left out), and its range goes at that score's time. An episode still in treatment
+    also gets the range at its next few booked sessions to come, up to its planned number, where
+    the next scores should be. Fits are cached per process; telling the follow-up check-ins
+    apart costs one query, and only with a fit.
+    """
+    if clinic is None:
+        return {}
+    fits = {
+        s.instrument.id: fit
+        for s in series
+        if s.instrument.id != ALLIANCE_CHECK
+        and (fit := expected_for(clinic, s.instrument.id)) is not None
+    }
+    if not fits:
+        return {}
+    follow_ups = set(
+        Response.objects.filter(
+            episode=episode, encounter__kind=EncounterKind.FOLLOW_UP
+        ).values_list("pk", flat=True)
+    )
+    found = {}
+    for s in series:
+        fit = fits.get(s.instrument.id)
+        treatment = [p for p in s.points if p.response_id not in follow_ups]
+        if fit is None or not treatment or fit.band(treatment[0].total, 2) is None:
+            continue  # an intake score the fit has no row for
+        intake = treatment[0].total
+        by_response: dict[int, Expected] = {}
+        for session, point in enumerate(treatment[1:], start=2):
+            band = fit.band(intake, session)
+            if band is not None:
+                at = timezone.localtime(point.at)
+                by_response[point.response_id] = Expected(at, session, *band, score=point.total)
+        ahead = []
+        if episode.ended_on is None and episode.closed_on is None:
+            # Only sessions yet to come: where the next scores should be.
+            after = max(treatment[-1].at, timezone.now())
+            booked = [
+                e
+                for e in encounters
+                if e.attendance == Attendance.SCHEDULED
+                and e.kind != EncounterKind.FOLLOW_UP
+                and e.starts_at > after
+            ]
+            booked.sort(key=lambda e: e.starts_at)
+            for session, encounter in enumerate(booked[:AHEAD], start=len(treatment) + 1):
+                band = fit.band(intake, session)
+                plan = episode.planned_sessions
+                if band is None or (plan is not None and session > plan):
+                    break
+                ahead.append(Expected(timezone.localtime(encounter.starts_at), session, *band))
+        shown = ExpectedBand(
+            intake=intake,
+            points=(*by_response.values(), *ahead),
+            lower_percentile=fit.lower_percentile,
+            upper_percentile=fit.upper_percentile,
+            fitted_on=fit.fitted_on,
+            episodes=fit.episodes,
+        )
+        found[s.instrument.id] = Fitted(shown, by_response)
+    return found
 
 
 def _goal_words(goal: Goal) -> str:
@@ -230,6 +330,8 @@ def _specs(
     alerts: list[Alert],
     goals: list[GoalLine],
     moments: list[MomentRow],
+    clinic: ClinicSettings | None,
+    fitted: dict[str, Fitted],
 ) -> list[ChartSpec]:
     sessions = tuple(
         Event(
@@ -268,7 +370,9 @@ def _specs(
             if (getattr(a, "instrument_id", None) or first_id) == s.instrument.id
         )
         is_alliance = s.instrument.id == ALLIANCE_CHECK
-        lines = (_rupture_line(client),) if is_alliance else _caseness(s.instrument)
+        lines = (_rupture_line(clinic),) if is_alliance else _caseness(s.instrument)
+        mine_fitted = fitted.get(s.instrument.id)
+        band = mine_fitted.band if mine_fitted else None
         specs.append(
             replace(
                 shared,
@@ -282,6 +386,8 @@ def _specs(
                 verdict=s.reliable,
                 alerts=mine,
                 compact=is_alliance,
+                expected=band if band and band.points else None,
+                expected_note=EXPECTED_LATER if band and not band.points else "",
             )
         )
     if rated:
@@ -378,13 +484,8 @@ def _caseness(instrument: Instrument) -> tuple[RefLine, ...]:
     return (RefLine(cutoff.value, f"caseness: {cutoff.value} or more", "caseness cut-off"),)
 
 
-def _rupture_line(client: Client) -> RefLine:
-    floor = (
-        ClinicSettings.objects.filter(organisation_id=client.organisation_id)
-        .values_list("rupture_floor", flat=True)
-        .first()
-    )
-    value = DEFAULT_RUPTURE_FLOOR if floor is None else floor
+def _rupture_line(clinic: ClinicSettings | None) -> RefLine:
+    value = DEFAULT_RUPTURE_FLOOR if clinic is None else clinic.rupture_floor
     return RefLine(value, f"rupture: below {value}", "clinic's rupture floor")
 
 
@@ -394,7 +495,7 @@ def _alert_event(alert: Alert) -> Event:
     return Event(timezone.localtime(alert.opened_at), kind, label)
 
 
-def _table(series: Series) -> Table:
+def _table(series: Series, fitted: Fitted | None = None) -> Table:
     intake = series.points[0]
     rows = tuple(
         Row(
@@ -404,10 +505,20 @@ def _table(series: Series) -> Table:
             p.total - intake.total if i else None,
             _reliable(series, intake, p) if i else "",
             any(flag.startswith("risk") for flag in p.flags),
+            _expected_cell(fitted, p) if fitted else "",
         )
         for i, p in enumerate(series.points)
     )
     instrument = series.instrument
+    header = caption = ""
+    if fitted is not None and fitted.by_response:
+        band = fitted.band
+        header = f"Expected ({ordinal(band.lower_percentile)}-{ordinal(band.upper_percentile)})"
+        caption = (
+            f"expected: the range of this clinic's clients who started at {band.intake} "
+            f"({percentiles(band)}, most likely score in brackets), fitted {day(band.fitted_on)} "
+            f"from {band.episodes} finished episodes"
+        )
     return Table(
         key=f"table-{instrument.id}",
         name=chart_name(series),
@@ -415,4 +526,13 @@ def _table(series: Series) -> Table:
         verdict=series.reliable,
         cutoff=instrument.clinical_cutoff.value if instrument.clinical_cutoff else None,
         reliable_change=instrument.reliable_change.value if instrument.reliable_change else None,
+        expected_header=header,
+        expected_caption=caption,
     )
+
+
+def _expected_cell(fitted: Fitted, point: Point) -> str:
+    expected = fitted.by_response.get(point.response_id)
+    if expected is None:
+        return ""  # the intake score, or a follow-up check-in
+    return f"{score_range(expected.lower, expected.upper)} (most likely {expected.middle:.0f})"

@@ -81,9 +81,13 @@ def _score_table(table: Table) -> PdfTable:
             "intake" if r.change is None else f"{r.change:+d}",
             r.reliable or "—",
             "endorsed" if r.risk else "",
+            *([r.expected or "—"] if table.expected_header else []),
         ]
         for r in table.rows
     ]
+    if table.expected_header:
+        caption = f"{table.name} scores; {table.expected_caption}"
+        return caption, [*SCORE_HEADER, table.expected_header], rows
     return f"{table.name} scores", SCORE_HEADER, rows
 
 

@@ -64,6 +64,30 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """The clinic's expected range at one measured session, placed at that session's time."""
+
+    at: datetime  # the score's time, or a booked session's for one ahead of the latest score
+    session: int  # measured session: 1 is the intake score, so the first here is 2
+    lower: float
+    middle: float
+    upper: float
+    score: int | None = None  # the score measured there; None ahead of the latest
+
+
+@dataclass(frozen=True)
+class ExpectedBand:
+    """The clinic's fitted expected-recovery band for this client's intake score."""
+
+    intake: int
+    points: tuple[Expected, ...]  # oldest first; drawn as one shaded band with its middle line
+    lower_percentile: int  # 10
+    upper_percentile: int  # 90
+    fitted_on: date
+    episodes: int  # finished episodes it was fitted from
+
+
+@dataclass(frozen=True)
 class ChartSpec:
     key: str  # used in element ids; anything but [a-z0-9-] is dropped
     name: str  # "PHQ-9"
@@ -82,6 +106,9 @@ class ChartSpec:
     # Several lines instead of ``scores`` (the goals panel); each is named in the legend.
     traces: tuple[Trace, ...] = ()
     moments: tuple[Event, ...] = ()  # small victories and breakthroughs, in a row of their own
+    expected: ExpectedBand | None = None  # the clinic's expected range, when it has fitted one
+    # Said when the clinic has a band that cannot be drawn yet (one score, nothing booked).
+    expected_note: str = ""
 
 
 # --- what the layout produces -----------------------------------------------------------------
@@ -119,6 +146,7 @@ class Path:
     width: float = 1.0
     fill: str = ""
     dash: tuple[float, ...] = ()
+    opacity: float = 1.0  # of the fill: a band laid over the severity bands lets them show
 
 
 @dataclass(frozen=True)
@@ -205,8 +233,68 @@ def describe(spec: ChartSpec) -> str:
     for line in spec.lines:
         where = "at or above" if last.value >= line.value else "below"
         parts.append(f"The latest is {where} the {line.name} of {number(line.value)}.")
+    if spec.expected is not None and spec.expected.points:
+        parts.append(describe_expected(spec.expected))
+    elif spec.expected_note:
+        parts.append(spec.expected_note)
     parts += _event_counts(spec)
     return " ".join(parts)
+
+
+def ordinal(n: int) -> str:
+    """'10th', '1st', '22nd', '90th'."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def score_range(lower: float, upper: float) -> str:
+    """'8–15': a band's edges as whole scores, as the scores themselves are."""
+    return f"{lower:.0f}–{upper:.0f}"
+
+
+def percentiles(band: ExpectedBand) -> str:
+    return f"{ordinal(band.lower_percentile)} to {ordinal(band.upper_percentile)} percentile"
+
+
+def against(score: int, point: Expected) -> str:
+    """Where a score sits against the range: 'above', 'below' or 'within'."""
+    if score > point.upper:
+        return "above"
+    if score < point.lower:
+        return "below"
+    return "within"
+
+
+def describe_expected(band: ExpectedBand) -> str:
+    """The band in words: the range at the latest score (else the first session ahead), and
+    where the latest score sits in it."""
+    measured = [p for p in band.points if p.score is not None]
+    ahead = [p for p in band.points if p.score is None]
+    point = measured[-1] if measured else ahead[0]
+    sentence = (
+        f"Expected range for clients of this clinic who started at {band.intake}: "
+        f"{score_range(point.lower, point.upper)} by measured session {point.session} "
+        f"({percentiles(band)}, most likely {point.middle:.0f}), fitted {day(band.fitted_on)} "
+        f"from {band.episodes} finished episodes."
+    )
+    if point.score is not None:
+        where = against(point.score, point)
+        # Shown whole, an edge of 15.7 reads "16", and a score of 16 is above it: say the edge.
+        if where == "above":
+            where += f" the expected range (its upper edge is {point.upper:.1f})"
+        elif where == "below":
+            where += f" the expected range (its lower edge is {point.lower:.1f})"
+        else:
+            where += " the expected range"
+        sentence += f" This client's score there, {point.score}, is {where}."
+    if ahead:
+        booked = len(ahead)
+        sentence += (
+            f" The band is drawn ahead to the next {booked} booked session"
+            f"{'' if booked == 1 else 's'} (measured session {ahead[-1].session}: "
+            f"{score_range(ahead[-1].lower, ahead[-1].upper)})."
+        )
+    return sentence
 
 
 def _verb(first: int, last: int) -> str:

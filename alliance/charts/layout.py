@@ -12,6 +12,7 @@ from alliance.charts.figure import (
     ChartSpec,
     Circle,
     Event,
+    ExpectedBand,
     Line,
     Mark,
     Path,
@@ -21,7 +22,9 @@ from alliance.charts.figure import (
     Text,
     day,
     describe,
+    describe_expected,
     number,
+    ordinal,
 )
 
 # --- colours: each text colour has at least 4.5:1 contrast on every fill it sits on -------------
@@ -41,6 +44,10 @@ TRACE_COLOURS = ("#1f5f8b", "#8a5300", "#6a3d9a", "#0f6e6e", "#7a2e5a", "#4f5b6b
 TRACE_DASHES: tuple[tuple[float, ...], ...] = ((), (6, 3), (2, 2), (8, 3, 2, 3))
 VICTORY = GOOD
 BREAKTHROUGH = "#6a3d9a"
+# The clinic's expected range: a see-through shade (the severity bands show through it) edged in
+# teal, 6:1 on white, with its middle dashed, so it is told from the solid score line by shape.
+EXPECTED = "#0f6e6e"
+EXPECTED_SHADE = 0.16
 
 WIDTH = 720.0
 LEFT, RIGHT, TOP = 44.0, 150.0, 30.0
@@ -97,6 +104,7 @@ def layout(spec: ChartSpec) -> Scene:
     draw.append(Rect(LEFT, frame.top, PLOT_W, frame.bottom - frame.top, "#ffffff"))
     draw += _bands(spec, frame)
     draw += _y_axis(frame)
+    draw += _expected(spec.expected, frame)
     draw.append(Rect(LEFT, frame.top, PLOT_W, frame.bottom - frame.top, "", FRAME))
     draw += _ref_lines(spec, frame)
     draw += _traces(spec, frame) if spec.traces else _series(spec, frame)
@@ -153,6 +161,32 @@ def _label_y(top: float, bottom: float, avoid: list[float]) -> float:
 
     clear = [y for y in candidates if clearance(y) >= 12]
     return clear[0] if clear else max(candidates, key=clearance)
+
+
+def _expected(band: ExpectedBand | None, frame: _Frame) -> list[Shape]:
+    """The shaded range with its edges and dashed middle, at the measured sessions' times."""
+    if band is None or not band.points:
+        return []
+
+    def y(value: float) -> float:
+        return frame.y(min(max(value, frame.y_min), frame.y_max))
+
+    xs = [frame.x(p.at) for p in band.points]
+    points = list(band.points)
+    if len(points) == 1:
+        # One session: a short bar across its time rather than a band of no width.
+        xs = [xs[0] - 7, xs[0] + 7]
+        points *= 2
+    upper = tuple((x, y(p.upper)) for x, p in zip(xs, points, strict=True))
+    lower = tuple((x, y(p.lower)) for x, p in zip(xs, points, strict=True))
+    middle = tuple((x, y(p.middle)) for x, p in zip(xs, points, strict=True))
+    shapes: tuple[Basic, ...] = (
+        Path(upper + lower[::-1], fill=EXPECTED, opacity=EXPECTED_SHADE),
+        Path(upper, EXPECTED, 1),
+        Path(lower, EXPECTED, 1),
+        Path(middle, EXPECTED, 1.75, dash=(5, 3)),
+    )
+    return [Mark(describe_expected(band), shapes)]
 
 
 def _y_axis(frame: _Frame) -> list[Shape]:
@@ -343,6 +377,8 @@ LegendRow = list[tuple[float, str, Sequence[Basic]]]
 def _legend_entries(spec: ChartSpec) -> list[Entry]:
     """A key naming only the marks this chart uses, so no mark relies on colour alone."""
     entries: list[Entry] = [] if spec.traces else [("score", _legend_score())]
+    if spec.expected is not None and spec.expected.points:
+        entries += _legend_expected(spec.expected)
     for index, trace in enumerate(spec.traces):
         colour, dash = _trace_style(index)
         stroke = Line(0, -4, 16, -4, colour, 2, dash)
@@ -378,6 +414,20 @@ def _legend_mark(kind: str) -> list[Basic]:
     if kind in {"victory", "breakthrough"}:
         return _moment_shapes(kind, 8, -4)
     return _alert_mark(kind, 6, -2)
+
+
+def _legend_expected(band: ExpectedBand) -> list[Entry]:
+    low, high = ordinal(band.lower_percentile), ordinal(band.upper_percentile)
+    swatch = ((0.0, -10.0), (16.0, -10.0), (16.0, 2.0), (0.0, 2.0))
+    shade: list[Basic] = [
+        Path(swatch, fill=EXPECTED, opacity=EXPECTED_SHADE),
+        Line(0, -10, 16, -10, EXPECTED),
+        Line(0, 2, 16, 2, EXPECTED),
+    ]
+    return [
+        (f"expected range, {low}–{high} percentile", shade),
+        ("expected score", [Line(0, -4, 16, -4, EXPECTED, 1.75, (5, 3))]),
+    ]
 
 
 def _legend_score() -> list[Basic]:

@@ -30,6 +30,7 @@ from reportlab.platypus import (
 from alliance.charts.figure import Circle, Line, Mark, Path, Rect, Scene, Shape, Text
 
 MARGIN = 16 * mm
+BOLD = ("Helvetica-Bold", 9)  # a table's header
 WRAP = 40  # a longer cell (a goal's or a moment's words) wraps, in a column sized to fit
 
 
@@ -105,20 +106,20 @@ def _table(header: list[str], rows: list[list[str]], width: float) -> Table:
         for row in rows
     ]
     widths: list[float] | None = None
+    head: list[Any] = list(header)
+    if not wraps and sum(_natural(header, rows)) > width:
+        # Too wide on one line (the expected range's column): the headers wrap between words.
+        bold = ParagraphStyle("head", fontName="Helvetica-Bold", fontSize=9, leading=11)
+        head = [Paragraph(escape(h), bold) for h in header]
+        words = [max(h.split(), key=lambda w: stringWidth(w, *BOLD), default="") for h in header]
+        widths = _natural(words, rows)
     if wraps:
         # Short columns as wide as their longest cell; the wrapping ones share what is left.
-        natural = [
-            max(
-                stringWidth(header[i], "Helvetica-Bold", 9),
-                *(stringWidth(row[i], "Helvetica", 9) for row in rows),
-            )
-            + 12
-            for i in range(len(header))
-        ]
+        natural = _natural(header, rows)
         fixed = sum(w for i, w in enumerate(natural) if i not in wraps)
         share = max((width - fixed) / len(wraps), 80)
         widths = [share if i in wraps else w for i, w in enumerate(natural)]
-    table = Table([header, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table = Table([head, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(
         [
             ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
@@ -128,6 +129,21 @@ def _table(header: list[str], rows: list[list[str]], width: float) -> Table:
         ]
     )
     return table
+
+
+def _natural(header: list[str], rows: list[list[str]]) -> list[float]:
+    """Each column's width with its header (or the header's longest word) and cells on one
+    line."""
+    return [
+        max(
+            [
+                stringWidth(header[i], "Helvetica-Bold", 9),
+                *(stringWidth(row[i], "Helvetica", 9) for row in rows),
+            ]
+        )
+        + 12
+        for i in range(len(header))
+    ]
 
 
 class SceneFlowable(Flowable):
@@ -193,7 +209,14 @@ def _draw(canvas: Any, shape: Shape) -> None:
         if shape.fill:
             path.close()
             canvas.setFillColor(_colour(shape.fill))
-        canvas.drawPath(path, stroke=int(bool(shape.stroke)), fill=int(bool(shape.fill)))
+        paint = {"stroke": int(bool(shape.stroke)), "fill": int(bool(shape.fill))}
+        if shape.fill and shape.opacity < 1:
+            canvas.saveState()
+            canvas.setFillAlpha(shape.opacity)  # a see-through band over the severity bands
+            canvas.drawPath(path, **paint)
+            canvas.restoreState()
+        else:
+            canvas.drawPath(path, **paint)
     elif isinstance(shape, Circle):
         _pen(canvas, shape.stroke, shape.width, shape.dash)
         if shape.fill:

@@ -56,6 +56,8 @@ def _shape(shape: Shape) -> str:
         points = " ".join(f"{_n(x)},{_n(y)}" for x, y in shape.points)
         tag = "polygon" if shape.fill else "polyline"
         paint = _paint(shape.fill, shape.stroke, shape.width, shape.dash)
+        if shape.fill and shape.opacity < 1:
+            paint += f' fill-opacity="{_n(shape.opacity)}"'
         return f'<{tag} points="{points}"{paint} stroke-linejoin="round"/>'
     if isinstance(shape, Circle):
         paint = _paint(shape.fill, shape.stroke, shape.width, shape.dash)

@@ -225,6 +225,8 @@ def do_close_episode(
             version,
             phase=Phase.CLOSED,
             closed_on=closed_on,
+            # Closing from follow-up keeps the day treatment ended; otherwise it ends today.
+            ended_on=episode.ended_on or closed_on,
             ending_reason=reason,
         )
         # Its unanswered measure links stop working with it.

@@ -108,6 +108,9 @@ class Episode(models.Model):
     phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.ENGAGEMENT)
     planned_sessions = models.PositiveSmallIntegerField(null=True, blank=True)
     closed_on = models.DateField(null=True, blank=True)
+    # The day treatment ended: discharge to follow-up, or closing without follow-up. Outcome
+    # reports count a finished course in the period holding this day.
+    ended_on = models.DateField(null=True, blank=True)
     ending_reason = models.CharField(max_length=20, choices=EndingReason.choices, blank=True)
     version = models.PositiveIntegerField(default=1)
 

@@ -30,9 +30,8 @@ from alliance.clients.models import (
     Episode,
     Phase,
 )
-from alliance.demo.measures import (
-    add_scores,
-)
+from alliance.demo.history import HISTORY, add_history
+from alliance.demo.measures import add_scores, forget_bands
 
 DEMO_PASSWORD = "alliance-demo"  # printed on start; the demo clinic is fictional
 DEMO_SLUG = "riverbend-demo"
@@ -127,11 +126,18 @@ STORIES = ("ending", "follow_up")  # the last client first
 DISCHARGED_DAYS_AGO = 35
 
 
-def load_demo(*, seed: int = 2026, clients: int = 40, if_empty: bool = False) -> bool:
-    """Create the demo clinic; False (and nothing written) when if_empty and data exists."""
+def load_demo(
+    *, seed: int = 2026, clients: int = 40, if_empty: bool = False, history: int = HISTORY
+) -> bool:
+    """Create the demo clinic; False (and nothing written) when if_empty and data exists.
+
+    `history` past clients with finished episodes come first (alliance/demo/history.py), and the
+    clinic's expected-recovery bands are fitted from them, so today's clients' not-on-track
+    alerts use the bands."""
     if if_empty and Organisation.objects.exists():
         return False
     rng = random.Random(seed)
+    forget_bands()
     with transaction.atomic():
         org = Organisation.objects.create(
             name="Riverbend Counselling Collective (fictional demo)", slug=DEMO_SLUG
@@ -144,6 +150,10 @@ def load_demo(*, seed: int = 2026, clients: int = 40, if_empty: bool = False) ->
         _create_other_clinic()
         record("demo.load", organisation_id=org.pk, detail={"seed": seed, "clients": clients})
     today = timezone.localdate()
+    if history:
+        with transaction.atomic():
+            leads = [staff[name] for name in THERAPISTS]
+            add_history(random.Random(seed + 1), org, teams, leads, episodes=history, today=today)
     done = 0
     while done < clients:
         size = min(BATCH, clients - done)
@@ -294,6 +304,7 @@ def _story_episode(org: Organisation, client: Client, story: str, today: date) -
         planned_sessions=12,
         opened_on=discharged - timedelta(weeks=11),
         phase=Phase.FOLLOW_UP,
+        ended_on=discharged,
         ending_reason=EndingReason.PLANNED,
     )
 
@@ -312,6 +323,7 @@ def _episode(rng: random.Random, org: Organisation, client: Client, today: date)
     if sessions_so_far > planned + 2 and rng.random() < 0.85:
         episode.phase = Phase.CLOSED
         episode.closed_on = episode.opened_on + timedelta(weeks=planned)
+        episode.ended_on = episode.closed_on
         episode.ending_reason = rng.choice(
             [EndingReason.PLANNED, EndingReason.PLANNED, EndingReason.DROPPED_OUT]
         )

@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from alliance.accounts.models import clinic_settings
 from alliance.alerts import rules
 from alliance.alerts.models import PRIORITY, Alert, Kind
 from alliance.clients.models import Attendance, Encounter, Episode, Phase
 from alliance.measurement import Instrument, ScoreResult, load_instrument, score
 from alliance.measures.models import Response, Source, Timing
+from alliance.trajectories.expected import Expected, expected_for
 
 PHQ9 = load_instrument("phq9")
 GAD7 = load_instrument("gad7")
@@ -141,13 +143,13 @@ def scored_course(
         for instrument in (PHQ9, GAD7, CHECK):
             after = instrument.id == CHECK.id
             at = encounter.starts_at + timedelta(minutes=55 if after else -30)
-            response, result = _response(episode, encounter, instrument, given[instrument.id], at)
+            response, result = response_of(episode, encounter, instrument, given[instrument.id], at)
             responses.append(response)
             last[instrument.id] = (response, result)
     return responses, _alerts(episode, course.phq, course.gad, course.check, last)
 
 
-def _response(
+def response_of(
     episode: Episode,
     encounter: Encounter,
     instrument: Instrument,
@@ -187,8 +189,8 @@ def check_in_scores(
     phq_items = spread(rng, phq, [f"item{i}" for i in range(1, 9)], 3)
     phq_items["item9"] = 0
     gad_items = spread(rng, gad, [f"item{i}" for i in range(1, 8)], 3)
-    phq_response, _ = _response(episode, encounter, PHQ9, phq_items, at)
-    gad_response, _ = _response(episode, encounter, GAD7, gad_items, at)
+    phq_response, _ = response_of(episode, encounter, PHQ9, phq_items, at)
+    gad_response, _ = response_of(episode, encounter, GAD7, gad_items, at)
     signals = [(s, phq_response) for s in rules.follow_up_signals(PHQ9, course.phq, phq)]
     signals += [(s, gad_response) for s in rules.follow_up_signals(GAD7, course.gad, gad)]
     return [phq_response, gad_response], _open_alerts(episode, signals)
@@ -213,12 +215,29 @@ def _alerts(
     thresholds = rules.Thresholds()
     signals: list[tuple[rules.Signal, Response]] = []
     phq_response, phq_result = last["phq9"]
+    phq_band, gad_band = bands_of(episode.organisation_id)
     signals += [(s, phq_response) for s in rules.risk_signals(PHQ9, phq_result)]
-    signals += [(s, phq_response) for s in rules.change_signals(PHQ9, phq, thresholds)]
-    gad_signals = rules.change_signals(GAD7, gad, thresholds)
+    signals += [(s, phq_response) for s in rules.change_signals(PHQ9, phq, thresholds, phq_band)]
+    gad_signals = rules.change_signals(GAD7, gad, thresholds, gad_band)
     signals += [(s, last["gad7"][0]) for s in gad_signals]
     signals += [(s, last[CHECK.id][0]) for s in rules.rupture_signals(check, thresholds)]
     return _open_alerts(episode, signals)
+
+
+_bands: dict[int, tuple[Expected | None, Expected | None]] = {}
+
+
+def forget_bands() -> None:
+    _bands.clear()
+
+
+def bands_of(organisation_id: int) -> tuple[Expected | None, Expected | None]:
+    """The clinic's fitted PHQ-9 and GAD-7 bands (the demo fits them from its history first),
+    read once per demo load."""
+    if organisation_id not in _bands:
+        clinic = clinic_settings(organisation_id)
+        _bands[organisation_id] = (expected_for(clinic, "phq9"), expected_for(clinic, "gad7"))
+    return _bands[organisation_id]
 
 
 def _open_alerts(episode: Episode, signals: list[tuple[rules.Signal, Response]]) -> list[Alert]:

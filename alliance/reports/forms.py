@@ -1,0 +1,93 @@
+"""The report's choices: a period, a grouping, a measure and optional filters (all in the URL,
+which carries no client data)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from django import forms
+from django.utils import timezone
+
+from alliance.accounts.models import Team
+from alliance.care.access import disciplines
+from alliance.reports.query import GROUPS, MEASURES, Query
+
+LONGEST = timedelta(days=366 * 10)
+
+
+def default_period(today: date | None = None) -> tuple[date, date]:
+    """The last twelve months, ending today."""
+    today = today or timezone.localdate()
+    return today.replace(year=today.year - 1) + timedelta(days=1), today
+
+
+class TeamField(forms.TypedChoiceField):
+    """Offers the actor's teams, but takes any team id: access_report refuses one outside them,
+    and audits the refusal, which a form error alone would not."""
+
+    def valid_value(self, value: Any) -> bool:
+        return True
+
+
+class ReportForm(forms.Form):
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    group_by = forms.ChoiceField(label="Group by", choices=list(GROUPS.items()), initial="team")
+    measure = forms.ChoiceField(label="Measure", choices=list(MEASURES.items()), initial="paired")
+    team = TeamField(
+        label="Team",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        error_messages={
+            "invalid_choice": "That team is not one you can report on. Choose one of your teams."
+        },
+    )
+    discipline = forms.ChoiceField(label="Lead clinician's discipline", required=False)
+
+    def __init__(self, data: Any, *, teams: list[Team], organisation_id: int) -> None:
+        start, end = default_period()
+        initial = {"start": start, "end": end, "group_by": "team", "measure": "paired"}
+        super().__init__(data, initial=initial)
+        team = cast(forms.ChoiceField, self.fields["team"])
+        team.choices = [("", "All my teams"), *((t.pk, t.name) for t in teams)]
+        discipline = cast(forms.ChoiceField, self.fields["discipline"])
+        discipline.choices = [("", "Any"), *disciplines(organisation_id)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if isinstance(start, date) and isinstance(end, date):
+            if end < start:
+                self.add_error("end", "The period ends before it starts.")
+            elif end - start > LONGEST:
+                self.add_error("end", "Choose a period of ten years or less.")
+            elif start > timezone.localdate():
+                self.add_error("start", "The period starts in the future; there is nothing yet.")
+        return data
+
+    def query_string(self) -> str:
+        """The asked report as URL parameters, for its CSV and PDF links."""
+        q = self.query()
+        parts = {
+            "start": q.start.isoformat(),
+            "end": q.end.isoformat(),
+            "group_by": q.group_by,
+            "measure": q.measure,
+            "team": "" if q.team is None else str(q.team),
+            "discipline": q.discipline,
+        }
+        return urlencode(parts)
+
+    def query(self) -> Query:
+        d = self.cleaned_data
+        return Query(
+            start=d["start"],
+            end=d["end"],
+            group_by=d["group_by"],
+            measure=d["measure"],
+            team=d.get("team"),
+            discipline=d.get("discipline") or "",
+        )
