@@ -7,8 +7,9 @@ SQLite file, then a fresh PostgreSQL database when one answers) child processes:
 
 1. migrate and load three synthetic clinics with ``alliance synth`` (alliance/reports/synth.py):
    ``bench-small`` (a tenth), ``bench-large`` (the full size) and ``bench-probe`` (20,000);
-2. on SQLite, the probe clinic's report before the planner has any statistics: nothing in
-   Alliance runs ANALYZE on SQLite, so this is the plan a real clinic's database gets;
+2. on SQLite, the probe clinic's report on a database never analysed, as a real clinic's is
+   on its first report: the report then analyses the tables it reads itself, sampling a
+   thousand rows of each index (alliance/reports/statistics.py), and this times that whole run;
 3. ANALYZE (SQLite) or VACUUM ANALYZE (PostgreSQL, the state autovacuum leaves a loaded table
    in), the probe clinic's report again; then the report's path for the large clinic, by team,
    PHQ-9 with GAD-7, the last 12 months: ``query.run`` (the one statement) then
@@ -27,12 +28,13 @@ back (no window functions), the outcome work done for finished episodes only (al
 report needs; query.py computes first scores for every episode in scope, which its severity
 grouping needs). Ties of time within one measure of one episode are not broken (synth has none).
 
-BENCH lines: ``report_without_statistics_sqlite`` (the probe clinic's report before ANALYZE
-over after, at most 2), ``report_figures_match_<db>``, ``report_vs_groupby_<db>`` (report p50 /
-baseline p50, at most 2) and ``report_peak_memory_growth_<db>`` (tracemalloc peak at the large
-size over the peak at the small size, at most 1.5). The query plans of both statements
-(EXPLAIN QUERY PLAN; EXPLAIN ANALYZE on PostgreSQL) are written under the directory in
-``ALLIANCE_BENCH_REPORT_PLANS`` (default: a new temporary directory).
+BENCH lines: ``report_without_statistics_sqlite`` (the probe clinic's first report on the never-
+analysed database over its report after a full ANALYZE, at most 2),
+``report_figures_match_<db>``, ``report_vs_groupby_<db>`` (report p50 / baseline p50, at most 2)
+and ``report_peak_memory_growth_<db>`` (tracemalloc peak at the large size over the peak at the
+small size, at most 1.5). The query plans of both statements (EXPLAIN QUERY PLAN; EXPLAIN
+ANALYZE on PostgreSQL) are written under the directory in ``ALLIANCE_BENCH_REPORT_PLANS``
+(default: a new temporary directory).
 """
 
 from __future__ import annotations

@@ -360,15 +360,15 @@ def test_another_clinics_client_is_not_found_and_nothing_changes(world, by):
     resource = fhir_phq9(world.other_org_client.pk)
     if by == "record_number":
         resource["subject"] = {"identifier": {"value": world.other_org_client.record_number}}
-    their_chain = AuditEntry.objects.filter(chain=world.other_org.pk).count()
+    their_chain = AuditEntry.objects.filter(organisation_id=world.other_org.pk).count()
     alerts = list(Alert.objects.values())
     response = post(signed_in(world.clinician), FHIR_URL, resource)
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found"}
     assert not Response.objects.exists()
     assert list(Alert.objects.values()) == alerts
-    assert AuditEntry.objects.filter(chain=world.other_org.pk).count() == their_chain
-    assert audit("response.fhir_intake", outcome=Outcome.DENIED, chain=world.org.pk)
+    assert AuditEntry.objects.filter(organisation_id=world.other_org.pk).count() == their_chain
+    assert audit("response.fhir_intake", outcome=Outcome.DENIED, organisation_id=world.org.pk)
     assert_no_canaries(response.content.decode(), world, world.other_org_client)
 
 

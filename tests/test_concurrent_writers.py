@@ -1,8 +1,9 @@
 """Several processes writing at once: no "database is locked", no broken audit chain.
 
 SQLite runs in WAL mode with BEGIN IMMEDIATE and a busy timeout (alliance/config.py); PostgreSQL
-serialises each chain on its head row. Both are exercised with real processes on a real file or
-server, not the test database.
+serialises each chain on its head row (the workers here write to one chain per clinic, not to
+the clinic's several lanes, so that they contend). Both are exercised with real processes on a
+real file or server, not the test database.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ WORKER = """
 import sys, django
 django.setup()
 from django.db import transaction
+from alliance.audit import log
 from alliance.audit.log import record
+log.LANES = 1  # one chain per clinic, so the workers queue on its head: the lock is what is tested
 worker = int(sys.argv[1])
 for n in range(int(sys.argv[2])):
     with transaction.atomic():

@@ -42,6 +42,7 @@ from django.db import connection
 from alliance.agency.readiness import GOAL_ATTAINED
 from alliance.clients.models import Attendance, EncounterKind, EndingReason
 from alliance.measurement import load_instrument
+from alliance.reports import statistics
 
 ALLIANCE_CHECK = "alliance-session-check"
 MEASURES = {
@@ -312,9 +313,12 @@ def run(query: Query, scope: Scope) -> list[dict[str, Any]]:
     text, params = statement(query, scope)
     text, flat = _expand(text, params)
     with connection.cursor() as cursor:
+        statistics.before(cursor, connection.vendor)
         cursor.execute(text, flat)
         names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        statistics.after(cursor, connection.vendor)
+        return rows
 
 
 def _expand(text: str, params: dict[str, Any]) -> tuple[str, list[Any]]:

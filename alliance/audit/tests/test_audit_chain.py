@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
+from alliance.audit import log
 from alliance.audit.log import record
 from alliance.audit.models import AppendOnlyError, AuditEntry, ChainHead
 from alliance.audit.verify import verify_all
 from alliance.cli import main as cli_main
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def one_lane(monkeypatch, request):
+    """One chain per clinic (chain = organisation id) for the chain's mechanics; the lanes
+    themselves are tested below with their real number."""
+    if "lanes" not in request.node.name:
+        monkeypatch.setattr(log, "LANES", 1)
 
 
 def _fill(count: int = 12) -> list[AuditEntry]:
@@ -153,3 +163,27 @@ def test_a_chain_head_keeps_the_newest_entry():
     head = ChainHead.objects.get(chain=1)
     newest = max((e for e in entries if e.chain == 1), key=lambda e: e.seq)
     assert (head.seq, head.hash) == (newest.seq, newest.hash)
+
+
+def test_threads_of_one_clinic_append_to_separate_lanes_and_each_lane_verifies(monkeypatch):
+    """Concurrent requests of one clinic take different chains, so none waits for another's
+    commit to end; the clinic's entries are all found by its organisation, and every lane checks."""
+    chains: list[int] = []
+    threads = [threading.Thread(target=lambda: chains.append(log.chain_of(7))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    assert len(set(chains)) == 3  # three threads, three lanes
+    assert all(7 * log.LANES <= chain < 8 * log.LANES for chain in chains)
+    assert log.chain_of(7) == log.chain_of(7)  # a thread keeps its lane
+    assert log.chain_of(None) < log.LANES  # events with no organisation
+    for lane in range(3):  # this thread writes as each of three threads would
+        monkeypatch.setattr(log._thread, "lane", lane)
+        for n in range(2):
+            record("test.event", organisation_id=7, object_id=n)
+    written = AuditEntry.objects.filter(organisation_id=7)
+    assert sorted(written.values_list("chain", "seq")) == [
+        (7 * log.LANES + lane, seq) for lane in range(3) for seq in (1, 2)
+    ]
+    verdict = verify_all()
+    assert verdict.line() == "OK: 6 audit entries in 3 chains verified"
