@@ -78,9 +78,7 @@ def test_in_the_demo_the_report_is_downloaded_and_a_clinician_sees_the_fitted_ba
     assert filename == "outcome-report.pdf"
     assert body.startswith(b"%PDF-")
 
-    alert = (
-        Alert.objects.filter(kind="not_on_track", facts__method="fitted").order_by("pk").first()
-    )
+    alert = Alert.objects.filter(kind="not_on_track", facts__method="fitted").order_by("pk").first()
     assert alert is not None
     place = (
         CareTeamMember.objects.filter(client_id=alert.client_id, ended_at__isnull=True)

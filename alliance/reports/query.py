@@ -32,12 +32,14 @@ for one episode; the thresholds come from the instrument files and the sources t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import connection
+from django.db import OperationalError, connection
 
 from alliance.agency.readiness import GOAL_ATTAINED
 from alliance.clients.models import Attendance, EncounterKind, EndingReason
@@ -308,17 +310,54 @@ def statement(query: Query, scope: Scope) -> tuple[str, dict[str, Any]]:
     return text, params
 
 
-def run(query: Query, scope: Scope) -> list[dict[str, Any]]:
-    """One dict of sums per group, read from the database's cursor (a handful of rows)."""
+# Seconds a report may take while its reader waits: below the 60-second limit after which the
+# server replaces a worker (alliance/server.py), so the reader gets an answer, not a dropped
+# connection. The demo's report takes milliseconds; a clinic of a million episodes a year, a minute.
+TIME_LIMIT = 45.0
+
+
+class TooLong(Exception):
+    """The statement ran past its time limit and was stopped; nothing was written."""
+
+
+def run(query: Query, scope: Scope, *, seconds: float = TIME_LIMIT) -> list[dict[str, Any]]:
+    """One dict of sums per group, read from the database's cursor (a handful of rows).
+
+    Run it inside a transaction: on PostgreSQL the time limit is the transaction's setting.
+    """
     text, params = statement(query, scope)
     text, flat = _expand(text, params)
     with connection.cursor() as cursor:
         statistics.before(cursor, connection.vendor)
-        cursor.execute(text, flat)
-        names = [c[0] for c in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        deadline = time.monotonic() + seconds
+        try:
+            with _time_limit(cursor, seconds, deadline):
+                cursor.execute(text, flat)
+                names = [c[0] for c in cursor.description]
+                rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except OperationalError as exc:
+            if time.monotonic() >= deadline:
+                raise TooLong(f"stopped after {seconds:g} seconds") from exc
+            raise
         statistics.after(cursor, connection.vendor)
         return rows
+
+
+@contextmanager
+def _time_limit(cursor: Any, seconds: float, deadline: float) -> Iterator[None]:
+    """Stop the statement at the deadline: PostgreSQL's statement_timeout for this transaction;
+    on SQLite a progress handler, which the engine calls every thousand instructions."""
+    if connection.vendor == "postgresql":
+        milliseconds = max(1, round(seconds * 1000))
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(milliseconds)])
+        yield
+        return
+    raw = connection.connection
+    raw.set_progress_handler(lambda: 1 if time.monotonic() >= deadline else 0, 1000)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
 
 
 def _expand(text: str, params: dict[str, Any]) -> tuple[str, list[Any]]:

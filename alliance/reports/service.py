@@ -15,6 +15,11 @@ from alliance.reports import query as sql
 from alliance.reports.access import ReportAccess, access_report
 from alliance.reports.report import Report, build
 
+
+class ReportTooLong(ActionError):
+    """The report was stopped at its time limit; the reader is told to ask for less."""
+
+
 NO_GROUP = {
     "team": "(no team)",
     "clinician": "(no lead clinician)",
@@ -35,8 +40,14 @@ def outcome_report(
     # Checked and audited outside the query's transaction: a refusal raised inside it would take
     # its own denied entry down with the rollback (the entry joins the request's batch instead).
     scope = access_report(actor, query, action=action, allowed=allowed)
-    with transaction.atomic():
-        sums = sql.run(query, scope)
+    try:
+        with transaction.atomic():
+            sums = sql.run(query, scope, seconds=sql.TIME_LIMIT)
+    except sql.TooLong:
+        raise ReportTooLong(
+            f"This report needs more than {sql.TIME_LIMIT:g} seconds to add up. Choose a shorter "
+            "period or one team."
+        ) from None
     if query.group_by == "severity":
         order = {band.code: k for k, band in enumerate(load_instrument("phq9").bands)}
         sums.sort(key=lambda row: order.get(str(row["grp"]), len(order)))

@@ -21,7 +21,7 @@ from alliance.reports.access import ReportRefused, reporting_scope
 from alliance.reports.forms import ReportForm, default_period
 from alliance.reports.pdf import render_pdf
 from alliance.reports.report import RATES, Report, as_csv, sections
-from alliance.reports.service import outcome_report
+from alliance.reports.service import ReportTooLong, outcome_report
 from alliance.web.decorators import clinical_view, member_view
 
 CHARTED = ("recovery_rate", "improvement_rate", "deterioration_rate")
@@ -43,6 +43,8 @@ def _run(request: HttpRequest, actor: Actor, action: str) -> tuple[ReportForm, R
     if form.is_valid():
         try:
             report = outcome_report(actor, form.query(), action=action, allowed=allowed)
+        except ReportTooLong as exc:
+            form.add_error(None, str(exc))
         except ActionError as exc:
             form.add_error("team", str(exc))
     return form, report

@@ -313,6 +313,26 @@ def test_a_period_with_no_data_says_so(world):
     assert "No episode was opened or ended" in html
 
 
+def test_a_report_past_its_time_limit_is_stopped_with_a_clear_answer(world, monkeypatch):
+    """The statement is stopped at the limit (PostgreSQL's statement_timeout, SQLite's progress
+    handler) so the reader is answered before the server's 60-second worker limit."""
+    from alliance.reports import query as sql
+
+    _big_team(world)
+    monkeypatch.setattr(sql, "TIME_LIMIT", 0.0)  # every statement is past it at once
+    client = signed_in(world.admin)
+    answer = client.get("/reports/outcomes/", PERIOD)
+    assert answer.status_code == 200
+    html = answer.content.decode()
+    assert "This report needs more than 0 seconds to add up" in html
+    assert "Download CSV" not in html
+    api = client.get("/api/reports/outcomes", PERIOD)
+    assert api.status_code == 400
+    assert "Choose a shorter period or one team" in api.json()["detail"]
+    monkeypatch.setattr(sql, "TIME_LIMIT", 45.0)
+    assert "Download CSV" in client.get("/reports/outcomes/", PERIOD).content.decode()
+
+
 def test_bad_periods_are_form_errors(world):
     client = signed_in(world.admin)
     html = client.get("/reports/outcomes/", {**PERIOD, "end": "2025-01-01"}).content.decode()
