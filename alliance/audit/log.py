@@ -32,7 +32,7 @@ SYSTEM_CHAIN = 0
 # process take consecutive lanes, so concurrent requests of one clinic seldom wait for one
 # chain head; the head stays locked from the append to the commit's end, its flush included.
 LANES = 16
-_lanes = itertools.count(os.getpid())
+_lanes = itertools.count()  # the threads of a process, numbered; the process id is added at use
 _thread = threading.local()
 
 
@@ -51,8 +51,9 @@ def chain_of(organisation_id: int | None) -> int:
     """The chain this thread appends the organisation's entries to."""
     lane = getattr(_thread, "lane", None)
     if lane is None:
-        lane = _thread.lane = next(_lanes) % LANES
-    return (organisation_id or SYSTEM_CHAIN) * LANES + lane
+        # The pid read now, not at import: server workers forked from one parent differ here.
+        lane = _thread.lane = os.getpid() + next(_lanes)
+    return (organisation_id or SYSTEM_CHAIN) * LANES + lane % LANES
 
 
 def entry_hash(entry: AuditEntry) -> str:
