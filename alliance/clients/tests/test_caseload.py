@@ -150,3 +150,31 @@ def test_it_shows_latest_scores_change_since_intake_and_alliance_trend(world):
     assert "31/40 ↓" in body
     day = timezone.localtime(timezone.now() - timedelta(days=1)).strftime("%-d %b %Y")
     assert day in body  # last measured: the alliance check a day ago
+
+
+def test_every_value_on_a_caseload_row_is_escaped(world):
+    """The rows are built in Python (alliance/measures/caseload_html.py), not by a template:
+    a name, a record number or an alert's reason written as markup shows as text."""
+    from alliance.alerts.models import Alert, Kind, Status
+
+    _add_clients(world, 1)
+    client = Client.objects.get(record_number="EX-0")
+    Client.objects.filter(pk=client.pk).update(
+        display_name='<script>alert("name")</script>', record_number="<b>RN</b>&'"
+    )
+    Alert.objects.create(
+        organisation=world.org,
+        client=client,
+        kind=Kind.NOT_ON_TRACK,
+        status=Status.OPEN,
+        priority=2,
+        opened_at=timezone.now(),
+        episode=client.episodes.get(),
+        reason='"><img src=x onerror=alert(1)>',
+    )
+    html = signed_in(world.clinician).get(reverse("home")).content.decode()
+    assert "&lt;script&gt;alert(&quot;name&quot;)&lt;/script&gt;" in html
+    assert "&lt;b&gt;RN&lt;/b&gt;&amp;&#x27;" in html
+    assert 'title="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in html
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
