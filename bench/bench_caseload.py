@@ -33,14 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
     Database,
-    PostgresUnreachable,
     bench_line,
-    in_ci,
+    on_both_databases,
     percentile,
-    postgres_database,
     run_child,
     setup_django,
-    sqlite_database,
 )
 
 SIZES = (10, 200)
@@ -312,23 +309,7 @@ def measure(db: Database) -> list[str]:
 
 
 def main() -> int:
-    lines: list[str] = []
-    print("==> SQLite (fresh file)")
-    with sqlite_database() as db:
-        lines += measure(db)
-    print("==> PostgreSQL (fresh database)")
-    try:
-        with postgres_database() as db:
-            lines += measure(db)
-    except PostgresUnreachable as exc:
-        if in_ci():
-            print(f"  PostgreSQL is unreachable ({exc}); CI=true, so this fails")
-            lines.append(bench_line("caseload_queries_total_postgresql", "n/a", "-", False))
-        else:
-            print(f"  PostgreSQL is unreachable ({exc}): the PostgreSQL run was left out")
-    for line in lines:
-        print(line)
-    return 0 if all(line.endswith("PASS") for line in lines) else 1
+    return on_both_databases(measure, ["caseload_queries_total_postgresql"])
 
 
 if __name__ == "__main__":

@@ -55,14 +55,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
     Database,
-    PostgresUnreachable,
     bench_line,
-    in_ci,
+    on_both_databases,
     percentile,
-    postgres_database,
     run_child,
     setup_django,
-    sqlite_database,
 )
 
 MODULE = "bench.bench_report"
@@ -533,23 +530,7 @@ def main() -> int:
         os.environ.get("ALLIANCE_BENCH_REPORT_PLANS") or tempfile.mkdtemp(prefix="report-plans-")
     )
     print(f"Episodes: {EPISODES} (and {SMALL} for the memory comparison); plans in {plans}")
-    lines: list[str] = []
-    print("==> SQLite (fresh file)")
-    with sqlite_database() as db:
-        lines += measure(db, plans)
-    print("==> PostgreSQL (fresh database)")
-    try:
-        with postgres_database() as db:
-            lines += measure(db, plans)
-    except PostgresUnreachable as exc:
-        if in_ci():
-            print(f"  PostgreSQL is unreachable ({exc}); CI=true, so this fails")
-            lines.append(bench_line("report_vs_groupby_postgresql", "n/a", "-", False))
-        else:
-            print(f"  PostgreSQL is unreachable ({exc}): the PostgreSQL run was left out")
-    for line in lines:
-        print(line)
-    return 0 if all(line.endswith("PASS") for line in lines) else 1
+    return on_both_databases(lambda db: measure(db, plans), ["report_vs_groupby_postgresql"])
 
 
 if __name__ == "__main__":

@@ -40,16 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
     Database,
-    PostgresUnreachable,
     bench_line,
     free_port,
-    in_ci,
+    on_both_databases,
     percentile,
-    postgres_database,
     process_group,
     run_child,
     setup_django,
-    sqlite_database,
 )
 
 CONCURRENCY = 16
@@ -466,25 +463,12 @@ def report(outcome: Outcome) -> list[str]:
 
 
 def main() -> int:
-    lines: list[str] = []
     print(f"{CONCURRENCY} connections; {ROUNDS * PER_ROUND} timed POSTs a side after {WARMUP}")
-    print("==> SQLite (fresh file, WAL, synchronous=FULL, BEGIN IMMEDIATE)")
-    with sqlite_database() as db:
-        lines += report(measure(db))
-    print("==> PostgreSQL (fresh database)")
-    try:
-        with postgres_database() as db:
-            lines += report(measure(db))
-    except PostgresUnreachable as exc:
-        if in_ci():
-            print(f"  PostgreSQL is unreachable ({exc}); CI=true, so this fails")
-            for name in ("p50", "p99"):
-                lines.append(bench_line(f"submission_{name}_ratio_postgresql", "n/a", "-", False))
-        else:
-            print(f"  PostgreSQL is unreachable ({exc}): the PostgreSQL run was left out")
-    for line in lines:
-        print(line)
-    return 0 if all(line.endswith("PASS") for line in lines) else 1
+    return on_both_databases(
+        lambda db: report(measure(db)),
+        [f"submission_{name}_ratio_postgresql" for name in ("p50", "p99")],
+        sqlite_title="SQLite (fresh file, WAL, synchronous=FULL, BEGIN IMMEDIATE)",
+    )
 
 
 def child_main(argv: list[str]) -> int:

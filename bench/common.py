@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,3 +186,30 @@ def setup_django() -> None:
     import django
 
     django.setup()
+
+
+def on_both_databases(
+    measure: Callable[[Database], list[str]],
+    missing: Sequence[str],
+    sqlite_title: str = "SQLite (fresh file)",
+) -> int:
+    """Measure on a fresh SQLite file, then on a fresh PostgreSQL database; print every BENCH
+    line and return the exit code (1 when one is not PASS). When PostgreSQL does not answer its
+    run is left out, and with CI=true the benchmarks named in `missing` fail instead."""
+    lines: list[str] = []
+    print(f"==> {sqlite_title}")
+    with sqlite_database() as db:
+        lines += measure(db)
+    print("==> PostgreSQL (fresh database)")
+    try:
+        with postgres_database() as db:
+            lines += measure(db)
+    except PostgresUnreachable as exc:
+        if in_ci():
+            print(f"  PostgreSQL is unreachable ({exc}); CI=true, so this fails")
+            lines += [bench_line(name, "n/a", "-", False) for name in missing]
+        else:
+            print(f"  PostgreSQL is unreachable ({exc}): the PostgreSQL run was left out")
+    for line in lines:
+        print(line)
+    return 0 if all(line.endswith("PASS") for line in lines) else 1

@@ -27,11 +27,14 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 _pending: ContextVar[_Batch | None] = ContextVar("audit_pending", default=None)
 SYSTEM_CHAIN = 0
-# Each organisation writes to LANES chains: chain = organisation id x LANES + lane (chains 0 to
-# LANES - 1 hold events with no organisation). A thread keeps one lane, and the threads of a
+# Each organisation writes to LANES chains: chain = LANED + organisation id x LANES + lane (the
+# first LANES hold events with no organisation). A thread keeps one lane, and the threads of a
 # process take consecutive lanes, so concurrent requests of one clinic seldom wait for one
 # chain head; the head stays locked from the append to the commit's end, its flush included.
+# LANED puts the lanes clear of the single chain per organisation (chain = organisation id) that
+# databases written before the lanes hold: those chains keep verifying, and nothing joins them.
 LANES = 16
+LANED = 1 << 32
 _lanes = itertools.count()  # the threads of a process, numbered; the process id is added at use
 _thread = threading.local()
 
@@ -47,13 +50,18 @@ class AuditWriteFailed(Exception):
     detail = "Could not record this access; nothing was shown or changed. Try again."
 
 
+def first_chain(organisation_id: int | None) -> int:
+    """The first of the organisation's LANES chains (of events with no organisation, for None)."""
+    return LANED + (organisation_id or SYSTEM_CHAIN) * LANES
+
+
 def chain_of(organisation_id: int | None) -> int:
     """The chain this thread appends the organisation's entries to."""
     lane = getattr(_thread, "lane", None)
     if lane is None:
         # The pid read now, not at import: server workers forked from one parent differ here.
         lane = _thread.lane = os.getpid() + next(_lanes)
-    return (organisation_id or SYSTEM_CHAIN) * LANES + lane % LANES
+    return first_chain(organisation_id) + lane % LANES
 
 
 def entry_hash(entry: AuditEntry) -> str:

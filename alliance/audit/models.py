@@ -1,7 +1,7 @@
 """The append-only, hash-chained audit trail.
 
-Each organisation has its own chains, LANES of them (alliance.audit.log.chain_of; chains 0 to
-LANES - 1 hold events with no organisation, such as a failed sign-in for an unknown name), so
+Each organisation has its own chains, LANES of them (alliance.audit.log.chain_of; the first
+LANES hold events with no organisation, such as a failed sign-in for an unknown name), so
 that concurrent requests of one clinic do not queue on one head. ChainHead keeps the newest
 sequence number and hash of each chain, so a deleted tail entry is detected too. Database
 triggers refuse UPDATE and DELETE on entries (migration 0002), and the model refuses them in

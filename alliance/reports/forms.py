@@ -20,7 +20,11 @@ LONGEST = timedelta(days=366 * 10)
 def default_period(today: date | None = None) -> tuple[date, date]:
     """The last twelve months, ending today."""
     today = today or timezone.localdate()
-    return today.replace(year=today.year - 1) + timedelta(days=1), today
+    try:
+        year_ago = today.replace(year=today.year - 1)
+    except ValueError:  # 29 February: a year before is the 28th
+        year_ago = today.replace(year=today.year - 1, day=28)
+    return year_ago + timedelta(days=1), today
 
 
 class TeamField(forms.TypedChoiceField):

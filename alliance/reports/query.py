@@ -42,11 +42,11 @@ from typing import Any
 from django.db import OperationalError, connection
 
 from alliance.agency.readiness import GOAL_ATTAINED
+from alliance.alerts.actions import ALLIANCE_CHECK
 from alliance.clients.models import Attendance, EncounterKind, EndingReason
 from alliance.measurement import load_instrument
 from alliance.reports import statistics
 
-ALLIANCE_CHECK = "alliance-session-check"
 MEASURES = {
     "paired": "PHQ-9 with GAD-7 (NHS Talking Therapies)",
     "phq9": "PHQ-9",

@@ -66,6 +66,7 @@ from alliance.agency.models import (
     GoalRating,
     GoalStatus,
 )
+from alliance.alerts.actions import ALLIANCE_CHECK
 from alliance.audit.log import record
 from alliance.clients.models import (
     Attendance,
@@ -92,7 +93,6 @@ ROWS = 50_000  # rows per executemany / COPY slice: bounds the Python objects al
 EPISODES_PER_CLINICIAN = 300
 YEARS = 3
 PATTERNS = 32  # item-answer patterns per total
-ALLIANCE_CHECK = "alliance-session-check"
 TEAMS = (
     "Adult community team",
     "Primary care wellbeing team",

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def one_lane(monkeypatch, request):
-    """One chain per clinic (chain = organisation id) for the chain's mechanics; the lanes
-    themselves are tested below with their real number."""
+    """One chain per clinic (log.first_chain) for the chain's mechanics; the lanes themselves
+    are tested below with their real number."""
     if "lanes" not in request.node.name:
         monkeypatch.setattr(log, "LANES", 1)
 
@@ -137,7 +137,7 @@ def test_it_catches_every_random_edit_deletion_and_reordering(trial):
 def test_it_names_the_first_broken_entry():
     entries = _fill(6)
     _drop_guards()
-    chain_one = [e for e in entries if e.chain == 1]
+    chain_one = [e for e in entries if e.chain == log.first_chain(1)]
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE audit_auditentry SET action = 'edited' WHERE id = %s", [chain_one[1].pk]
@@ -160,8 +160,8 @@ def test_the_command_prints_ok_or_the_break_and_sets_the_exit_code(capsys):
 
 def test_a_chain_head_keeps_the_newest_entry():
     entries = _fill(5)
-    head = ChainHead.objects.get(chain=1)
-    newest = max((e for e in entries if e.chain == 1), key=lambda e: e.seq)
+    head = ChainHead.objects.get(chain=log.first_chain(1))
+    newest = max((e for e in entries if e.chain == log.first_chain(1)), key=lambda e: e.seq)
     assert (head.seq, head.hash) == (newest.seq, newest.hash)
 
 
@@ -174,16 +174,16 @@ def test_threads_of_one_clinic_append_to_separate_lanes_and_each_lane_verifies(m
         thread.start()
         thread.join()
     assert len(set(chains)) == 3  # three threads, three lanes
-    assert all(7 * log.LANES <= chain < 8 * log.LANES for chain in chains)
+    assert all(log.first_chain(7) <= chain < log.first_chain(8) for chain in chains)
     assert log.chain_of(7) == log.chain_of(7)  # a thread keeps its lane
-    assert log.chain_of(None) < log.LANES  # events with no organisation
+    assert log.chain_of(None) < log.first_chain(1)  # events with no organisation
     for lane in range(3):  # this thread writes as each of three threads would
         monkeypatch.setattr(log._thread, "lane", lane)
         for n in range(2):
             record("test.event", organisation_id=7, object_id=n)
     written = AuditEntry.objects.filter(organisation_id=7)
     assert sorted(written.values_list("chain", "seq")) == [
-        (7 * log.LANES + lane, seq) for lane in range(3) for seq in (1, 2)
+        (log.first_chain(7) + lane, seq) for lane in range(3) for seq in (1, 2)
     ]
     verdict = verify_all()
     assert verdict.line() == "OK: 6 audit entries in 3 chains verified"

@@ -384,3 +384,10 @@ def test_report_reads_no_other_clinic(world):
     _episode(None, world.outsider, 500, phq=[20, 5], gad=[15, 2])
     rows = run(Query(date(2025, 7, 1), TODAY, "organisation", "paired"), Scope(world.org.pk, None))
     assert sum(r["referrals"] for r in rows) == 17
+
+
+def test_the_default_period_on_29_february_is_the_year_since_1_march():
+    from alliance.reports.forms import default_period
+
+    assert default_period(date(2028, 2, 29)) == (date(2027, 3, 1), date(2028, 2, 29))
+    assert default_period(date(2026, 11, 24)) == (date(2025, 11, 25), date(2026, 11, 24))
