@@ -51,8 +51,8 @@ from bench.common import (
 
 CONCURRENCY = 16
 WARMUP = 32  # per side, not counted
-ROUNDS = 3
-PER_ROUND = 140  # per side and round: 420 timed requests a side
+ROUNDS = 6
+PER_ROUND = 70  # per side and round: 420 timed requests a side
 ALONE = 24  # per side, sent over one connection: the cost of a request with no contention
 LINKS = WARMUP + ALONE + ROUNDS * PER_ROUND
 SPARE_LINKS = 2  # for the one-submission query profile after the run
@@ -387,7 +387,7 @@ def scan_log(text: str) -> list[str]:
     tracebacks = text.count("Traceback (most recent call last)")
     if tracebacks:
         problems.append(f"the server log shows {tracebacks} traceback(s)")
-    bad = re.findall(r'"POST (?:/m/|/bench/bare/)\S* HTTP/1\.1" (\d{3}) ', text)
+    bad = re.findall(r'"POST (?:/m/|/bench/bare/)\S*" (\d{3}) ', text)
     non_200 = [code for code in bad if code != "200"]
     if non_200:
         problems.append(f"the access log shows {len(non_200)} POST(s) not answered 200")
@@ -397,7 +397,7 @@ def scan_log(text: str) -> list[str]:
 def server_side_ms(text: str) -> dict[str, float]:
     """p50 of the time gunicorn logged for each side's POSTs (excludes queueing on the socket)."""
     sides: dict[str, list[float]] = {"submission": [], "bare": []}
-    for path, ms in re.findall(r'"POST (/m/|/bench/bare/)\S* HTTP/1\.1" 200 \d+ (\d+)ms', text):
+    for path, ms in re.findall(r'"POST (/m/|/bench/bare/)\S*" 200 \S+ (\d+)ms', text):
         sides["submission" if path == "/m/" else "bare"].append(float(ms))
     return {name: percentile(values, 0.5) for name, values in sides.items() if values}
 

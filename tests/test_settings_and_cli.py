@@ -212,7 +212,28 @@ def test_it_reads_a_postgresql_url_with_every_part(tmp_path):
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["NAME"], db["USER"], db["PASSWORD"]) == ("clinic", "user", "p@ss")
     assert (db["HOST"], db["PORT"]) == ("db.example", "5433")
-    assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["OPTIONS"] == {
+        "sslmode": "require",
+        "server_side_binding": True,
+        "prepare_threshold": config.PREPARE_THRESHOLD,
+    }
+
+
+def test_prepared_statements_can_be_turned_off_for_a_connection_pooler(tmp_path):
+    db = config.database("postgresql://db.example/clinic?prepare_threshold=off", tmp_path)
+
+    assert db["OPTIONS"]["prepare_threshold"] is None
+    assert (
+        config.database("postgresql://db/c?prepare_threshold=2", tmp_path)["OPTIONS"][
+            "prepare_threshold"
+        ]
+        == 2
+    )
+
+
+def test_it_refuses_a_prepare_threshold_that_is_not_a_number(tmp_path):
+    with pytest.raises(config.SettingsError, match="prepare_threshold='soon'"):
+        config.database("postgresql://db.example/clinic?prepare_threshold=soon", tmp_path)
 
 
 def test_it_reads_a_short_postgres_url(tmp_path):

@@ -58,11 +58,16 @@ def usable(link: MeasureLink) -> bool:
     return link.encounter.episode.phase != Phase.CLOSED
 
 
-def available(link: MeasureLink) -> Own | None:
+def available(link: MeasureLink, known: tuple[bool, bool] | None = None) -> Own | None:
+    """What the client's own page shows, if anything; `known` is (plan, progress) when the
+    caller read them already."""
     if not usable(link):
         return None
-    plan = RelapsePlan.objects.filter(episode_id=link.encounter.episode_id).exists()
-    progress = ClientView.objects.filter(client_id=link.client_id, enabled=True).exists()
+    if known is not None:
+        plan, progress = known
+    else:
+        plan = RelapsePlan.objects.filter(episode_id=link.encounter.episode_id).exists()
+        progress = ClientView.objects.filter(client_id=link.client_id, enabled=True).exists()
     return Own(plan, progress) if plan or progress else None
 
 

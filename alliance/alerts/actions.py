@@ -12,21 +12,21 @@ from django.utils import timezone
 
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import ClinicSettings
-from alliance.alerts import rules
+from alliance.alerts import fixed, rules
 from alliance.alerts.checklist import CHECKLIST_KEYS
 from alliance.alerts.models import PRIORITY, Alert, AlertQuerySet, Kind, Status
 from alliance.audit.log import record
 from alliance.audit.models import Outcome
 from alliance.clients.access import MAX_ID, visible_clients
 from alliance.clients.errors import ActionError, NotFound, StaleWrite, audit_refusals
-from alliance.clients.models import CareRole, EncounterKind
+from alliance.clients.models import CareRole
 from alliance.measurement import Instrument, ScoreResult
 from alliance.measures.models import Response
 from alliance.notify.outbox import queue_email
 from alliance.trajectories.expected import expected_for
 
 ALLIANCE_CHECK = "alliance-session-check"
-FOLLOW_UP_VISIT = EncounterKind.FOLLOW_UP
+FOLLOW_UP_VISIT = fixed.FOLLOW_UP_VISIT
 
 
 def visible_alerts(actor: Actor) -> AlertQuerySet:
@@ -104,8 +104,9 @@ def assess(
         for s in scored
         if s.result.complete and (s.instrument.reliable_change or s.instrument.id == ALLIANCE_CHECK)
     }
-    earlier, treatment = _earlier_totals(episode_id, tracked, stored_pk)
-    findings = Findings()
+    past = fixed.read(episode_id, tracked, stored_pk)
+    earlier, treatment = past.totals, past.treatment
+    findings = Findings(open_ids=past.open_ids)
     for item in scored:
         findings.signals += [
             (signal, item.response) for signal in rules.risk_signals(item.instrument, item.result)
@@ -124,9 +125,6 @@ def assess(
             expected = expected_for(clinic, item.instrument.id)
             signals = rules.change_signals(item.instrument, totals, thresholds, expected)
         findings.signals += [(signal, item.response) for signal in signals]
-    if findings.signals:
-        unresolved = Alert.objects.filter(episode_id=episode_id).unresolved()
-        findings.open_ids = dict(unresolved.values_list("kind", "pk"))
     return findings
 
 
@@ -156,30 +154,6 @@ def _is_follow_up(response: Response) -> bool:
     return encounter is not None and encounter.kind == FOLLOW_UP_VISIT
 
 
-def _earlier_totals(
-    episode_id: int, instrument_ids: set[str], stored_pk: int | None
-) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
-    """Earlier complete totals per instrument: all of them, and those from treatment alone."""
-    if not instrument_ids:
-        return {}, {}
-    rows = Response.objects.filter(
-        episode_id=episode_id, complete=True, instrument_id__in=instrument_ids
-    )
-    if stored_pk is not None:
-        rows = rows.exclude(pk=stored_pk)
-    totals: dict[str, list[int]] = {}
-    treatment: dict[str, list[int]] = {}
-    ordered = rows.order_by("submitted_at", "pk").values_list(
-        "instrument_id", "total", "encounter__kind"
-    )
-    for instrument_id, total, kind in ordered:
-        if total is not None:
-            totals.setdefault(instrument_id, []).append(total)
-            if kind != FOLLOW_UP_VISIT:
-                treatment.setdefault(instrument_id, []).append(total)
-    return totals, treatment
-
-
 def _awaiting_follow_up(episode_id: int) -> list[Alert]:
     return list(
         Alert.objects.filter(
@@ -192,47 +166,33 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
     """A new signal of a kind already unresolved updates that alert (a new risk answer re-opens
     it); otherwise a new alert opens. `open_ids` was read before the transaction began."""
     existing = open_ids.get(signal.kind)
-    if existing is not None:
-        changes: dict[str, Any] = {
-            "reason": signal.reason,
-            "facts": signal.facts,
-            "response": response,
-            "version": F("version") + 1,
-        }
+    alert = Alert(
+        organisation_id=response.organisation_id,
+        client_id=response.client_id,
+        episode_id=response.episode_id,
+        response=response,
+        kind=signal.kind,
+        priority=PRIORITY[Kind(signal.kind)],
+        reason=signal.reason,
+        facts=signal.facts,
+        opened_at=timezone.now(),
+    )
+    # Only if nobody resolved it meanwhile; a resolved one makes way for a new alert.
+    if existing is not None and fixed.refresh(existing, alert):
+        record(
+            "alert.refresh",
+            organisation_id=response.organisation_id,
+            client_id=response.client_id,
+            object_type="alert",
+            object_id=existing,
+            detail={"kind": signal.kind},
+        )
         if signal.kind == Kind.RISK:
-            # A new risk answer is a new alarm: open again, unacknowledged, dated now.
-            changes.update(
-                status=Status.OPEN,
-                acknowledged_at=None,
-                acknowledged_by=None,
-                opened_at=timezone.now(),
-            )
-        # Only if nobody resolved it meanwhile; a resolved one makes way for a new alert.
-        if Alert.objects.filter(pk=existing).unresolved().update(**changes):
-            record(
-                "alert.refresh",
-                organisation_id=response.organisation_id,
-                client_id=response.client_id,
-                object_type="alert",
-                object_id=existing,
-                detail={"kind": signal.kind},
-            )
-            if signal.kind == Kind.RISK:
-                _notify_care_team(existing)
-            return
+            _notify_care_team(existing)
+        return
     try:
         with transaction.atomic():  # a concurrent submission may have opened it a moment ago
-            alert = Alert.objects.create(
-                organisation_id=response.organisation_id,
-                client_id=response.client_id,
-                episode_id=response.episode_id,
-                response=response,
-                kind=signal.kind,
-                priority=PRIORITY[Kind(signal.kind)],
-                reason=signal.reason,
-                facts=signal.facts,
-                opened_at=timezone.now(),
-            )
+            fixed.open_alert(alert)
     except IntegrityError:
         current = Alert.objects.filter(
             episode_id=response.episode_id, kind=signal.kind

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from alliance.audit.context import request_id
 from alliance.audit.models import AuditEntry, ChainHead, Outcome
+from alliance.rows import execute, insert, insert_columns, table, update
 
 if TYPE_CHECKING:
     from alliance.accounts.actor import Actor
@@ -177,22 +178,31 @@ def _append_to_chains(entries: list[AuditEntry]) -> None:
         chains.setdefault(entry.chain, []).append(entry)
     with transaction.atomic(savepoint=False):
         for chain, rows in chains.items():
-            head = _locked_head(chain)
-            seq, previous = head.seq, head.hash
+            seq, previous = _locked_head(chain)
             for entry in rows:
                 seq += 1
                 entry.seq, entry.prev_hash = seq, previous
                 entry.hash = previous = entry_hash(entry)
-            AuditEntry.objects.bulk_create(rows)
-            ChainHead.objects.filter(chain=chain).update(seq=seq, hash=previous)
+            head = f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s WHERE chain = %s"  # noqa: S608
+            insert(_ENTRY, rows, key="seq", then=(head, [seq, previous, chain]))
 
 
-def _locked_head(chain: int) -> ChainHead:
-    """The chain's head row, locked until the transaction ends, so entries never interleave."""
-    head = ChainHead.objects.select_for_update().filter(chain=chain).first()
-    if head is None:
-        ChainHead.objects.bulk_create(
-            [ChainHead(chain=chain, seq=0, hash=GENESIS)], ignore_conflicts=True
+# Fixed statements (alliance.rows): every request that reads client data appends here.
+_ENTRY = insert_columns(AuditEntry)
+
+
+def _locked_head(chain: int) -> tuple[int, str]:
+    """The chain's head (seq, hash), locked until the transaction ends, so entries never
+    interleave (on SQLite the transaction already holds the database's write lock)."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    head = f"SELECT seq, hash FROM {table(ChainHead)} WHERE chain = %s{lock}"  # noqa: S608
+    found = execute(head, [chain])
+    if not found:
+        start = (
+            f"INSERT INTO {table(ChainHead)} (chain, seq, hash) VALUES (%s, 0, %s) "  # noqa: S608
+            "ON CONFLICT DO NOTHING"
         )
-        head = ChainHead.objects.select_for_update().get(chain=chain)
-    return head
+        update(start, [chain, GENESIS])
+        found = execute(head, [chain])
+    seq, previous = found[0]
+    return int(seq), str(previous)

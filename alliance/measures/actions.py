@@ -19,6 +19,7 @@ from alliance.clients.access import access_encounter, access_episode
 from alliance.clients.errors import ActionError, audit_refusals
 from alliance.clients.models import Encounter, EncounterKind, Phase
 from alliance.measurement import MeasurementError, load_instrument, score
+from alliance.measures import submit_sql
 from alliance.measures.models import MeasureLink, PlanItem, Response, Schedule, Source, Timing
 from alliance.measures.plan import DEFAULT_PLAN, PlanEntry, instruments_due
 from alliance.notify.outbox import queue_email
@@ -251,45 +252,13 @@ def _find(token: str) -> MeasureLink:
     return link
 
 
-def peek(token: str) -> MeasureLink:
-    """The link behind a token, with only what a submission needs; nothing is written."""
-    link = None
-    if looks_like_token(token):
-        link = (
-            MeasureLink.objects.select_related("encounter", "organisation__clinic_settings")
-            .only(*SUBMIT_FIELDS)
-            .filter(token_hash=token_hash(token))
-            .first()
-        )
-    if link is None:
+def peek(token: str) -> submit_sql.Found:
+    """The link behind a token, with all a submission and its thank-you page read; nothing is
+    written."""
+    found = submit_sql.find(token_hash(token)) if looks_like_token(token) else None
+    if found is None:
         raise LinkUnavailable("unknown")
-    return link
-
-
-# The columns a submission reads; the rest of the link and its encounter stay in the database.
-SUBMIT_FIELDS = (
-    "organisation_id",
-    "client_id",
-    "encounter_id",
-    "timing",
-    "instruments",
-    "token_hash",
-    "expires_at",
-    "completed_at",
-    "revoked_at",
-    "encounter__episode_id",
-    "encounter__kind",
-    "encounter__clinician_id",
-    *(f"organisation__clinic_settings__{f.name}" for f in ClinicSettings._meta.concrete_fields),
-)
-
-
-def settings_of(link: MeasureLink) -> ClinicSettings:
-    """The clinic's settings, read with the link when it has them."""
-    try:
-        return link.organisation.clinic_settings
-    except ClinicSettings.DoesNotExist:
-        return clinic_settings(link.organisation_id)
+    return found
 
 
 def submit(
@@ -324,12 +293,8 @@ def submit(
         risk=any(f.startswith("risk:") for s in scored for f in s.result.flags),
     )
     with transaction.atomic(), batch():
-        claimed = MeasureLink.objects.filter(
-            pk=link.pk, completed_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
-        ).update(completed_at=now)
-        if not claimed:
+        if not submit_sql.claim_and_store(link.pk, now, result.responses):
             return _lost_claim(link)
-        Response.objects.bulk_create(result.responses)
         apply(findings)
         detail: dict[str, object] = {"instruments": list(link.instruments)}
         if extras is not None:

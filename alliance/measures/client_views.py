@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from alliance.accounts.models import clinic_settings
 from alliance.agency import link as agency_link
 from alliance.agency import own_page
 from alliance.measures import actions
@@ -37,16 +38,20 @@ STATE_STATUS = {
 def measure_link(request: HttpRequest, token: str) -> HttpResponse:
     try:
         # Opening the page is audited; sending it is audited by the submission itself.
-        link = actions.open_link(token) if request.method == "GET" else actions.peek(token)
-        if request.method == "POST" and actions.state_of(link) != "open":
-            raise actions.LinkUnavailable(actions.explain(link, actions.state_of(link)))
+        if request.method == "GET":
+            link, found = actions.open_link(token), None
+        else:
+            found = actions.peek(token)
+            link = found.link
+            if actions.state_of(link) != "open":
+                raise actions.LinkUnavailable(actions.explain(link, actions.state_of(link)))
     except actions.LinkUnavailable as exc:
         if exc.state == "completed" and request.method == "POST":
             return _thanks(request, None, repeated=True)
         if exc.state == "completed":
             return _unavailable(request, exc.state, token=token, link=exc.link)
         return _unavailable(request, exc.state)
-    clinic = actions.settings_of(link)
+    clinic = found.clinic if found and found.clinic else clinic_settings(link.organisation_id)
     crisis = clinic.crisis_contacts
     # The goal ratings, notes and thank-you beside the questionnaires (alliance.agency).
     scored = [i for i in link.instruments if i != actions.GOAL_PROGRESS]
@@ -75,8 +80,11 @@ def measure_link(request: HttpRequest, token: str) -> HttpResponse:
                 submitted = store()
             except actions.LinkUnavailable as exc:
                 return _unavailable(request, exc.state)
+            own = own_page.available(
+                submitted.link, known=(found.relapse_plan, found.progress_shared) if found else None
+            )
             return _thanks(
-                request, submitted, repeated=submitted.repeated, crisis=crisis, token=token
+                request, submitted, repeated=submitted.repeated, crisis=crisis, token=token, own=own
             )
     form = AnswersForm(scored, request.POST or None)
     if form.is_bound:
@@ -129,12 +137,13 @@ def _thanks(
     repeated: bool,
     crisis: str = "",
     token: str = "",
+    own: own_page.Own | None = None,
 ) -> HttpResponse:
     context = {
         "repeated": repeated,
         "risk": bool(submitted and submitted.risk),
         "crisis": crisis,
-        "own": own_page.available(submitted.link) if submitted else None,
+        "own": own,
         "token": token,
     }
     return render(request, "measures/client_thanks.html", context)

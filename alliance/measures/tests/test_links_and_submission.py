@@ -105,6 +105,40 @@ def test_sending_twice_stores_one_response(fresh, client):
     assert Response.objects.filter(link=link).count() == 2  # PHQ-9 and GAD-7, once each
 
 
+def scored_answers() -> dict[str, dict[str, int]]:
+    return {
+        "phq9": {f"item{n}": 1 for n in range(1, 10)},
+        "gad7": {f"item{n}": 1 for n in range(1, 8)},
+    }
+
+
+def test_a_sender_who_loses_the_claim_stores_nothing_and_hears_it_was_received(fresh):
+    _world, link, token = fresh
+    seen_by_both = actions.peek(token).link  # read before either claimed it
+    first = actions.submit(token, scored_answers(), link=seen_by_both)
+    second = actions.submit(token, scored_answers(), link=actions.peek(token).link)
+    late = actions.submit(token, scored_answers(), link=seen_by_both)
+
+    assert not first.repeated
+    assert all(r.pk for r in first.responses)
+    assert second.repeated
+    assert late.repeated
+    assert Response.objects.filter(link=link).count() == 2
+    assert AuditEntry.objects.filter(action="response.submit").count() == 1
+
+
+def test_a_link_replaced_while_the_client_answered_stores_nothing(fresh):
+    world, link, token = fresh
+    seen = actions.peek(token).link
+    actions.do_create_link(
+        world.actor(world.clinician), world.own_encounter.pk, timing="before", send_email=False
+    )
+    with pytest.raises(actions.LinkUnavailable) as refused:
+        actions.submit(token, scored_answers(), link=seen)
+    assert refused.value.state == "replaced"
+    assert not Response.objects.filter(link=link).exists()
+
+
 def test_a_half_finished_form_stores_nothing_and_keeps_the_answers(fresh, client):
     _world, link, token = fresh
     data = answers([1] * 9, [1] * 7)

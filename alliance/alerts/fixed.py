@@ -1,0 +1,86 @@
+"""The alert rules' reads and writes on the submission path, in fixed statements (see
+alliance.rows): the episode's history in one read (its earlier complete totals per instrument,
+oldest first, and its unresolved alerts by kind), then opening or refreshing an alert."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+from django.db import connection
+
+from alliance.alerts.models import Alert, Kind, Status
+from alliance.clients.models import Encounter, EncounterKind
+from alliance.measures.models import Response
+from alliance.rows import Columns, execute, insert, insert_columns, placeholders, table, update
+
+FOLLOW_UP_VISIT = EncounterKind.FOLLOW_UP
+
+
+@dataclass
+class History:
+    totals: dict[str, list[int]] = field(default_factory=dict)  # every earlier total
+    treatment: dict[str, list[int]] = field(default_factory=dict)  # those before discharge
+    open_ids: dict[str, int] = field(default_factory=dict)  # unresolved alert id by kind
+
+
+@cache
+def _statement(vendor: str, instruments: int, leave_out: bool) -> str:
+    """Built once per database backend (`vendor`), whose quoting it uses."""
+    # Rows of both kinds share columns: (0, instrument, total, encounter kind, when, id) for a
+    # response, (1, alert kind, alert id, ...) for an alert. Sorted so responses come in order.
+    leave = " AND r.id <> %s" if leave_out else ""
+    return (
+        f"SELECT 0, r.instrument_id, r.total, e.kind, r.submitted_at, r.id "  # noqa: S608
+        f"FROM {table(Response)} r LEFT JOIN {table(Encounter)} e ON e.id = r.encounter_id "
+        f"WHERE r.episode_id = %s AND r.complete = %s AND r.total IS NOT NULL "
+        f"AND r.instrument_id IN ({placeholders(instruments)}){leave} "
+        f"UNION ALL SELECT 1, a.kind, a.id, NULL, NULL, NULL FROM {table(Alert)} a "
+        "WHERE a.episode_id = %s AND a.status <> %s "
+        "ORDER BY 1, 5, 6"
+    )
+
+
+def read(episode_id: int, instrument_ids: set[str], stored_pk: int | None) -> History:
+    """The episode's history; `stored_pk` leaves out a response already saved."""
+    history = History()
+    wanted = sorted(instrument_ids) or [""]  # no instrument: no response rows, alerts still
+    params: list[object] = [episode_id, True, *wanted]
+    if stored_pk is not None:
+        params.append(stored_pk)
+    params += [episode_id, Status.RESOLVED]
+    for what, name, number, kind, _, _ in execute(
+        _statement(connection.vendor, len(wanted), stored_pk is not None), params
+    ):
+        if what == 1:
+            history.open_ids[name] = int(number)
+            continue
+        history.totals.setdefault(name, []).append(int(number))
+        if kind != FOLLOW_UP_VISIT:
+            history.treatment.setdefault(name, []).append(int(number))
+    return history
+
+
+_NEW = insert_columns(Alert)
+_CHANGED = Columns(Alert, ["reason", "facts", "response", "status", "opened_at"])
+
+
+def open_alert(alert: Alert) -> None:
+    """INSERT a new alert; it gets its id. IntegrityError when one of its kind is unresolved."""
+    insert(_NEW, [alert], key="kind")
+
+
+def refresh(alert_id: int, changed: Alert) -> bool:
+    """Give an unresolved alert the signal's new reason, facts and response (a risk alert also
+    opens again, unacknowledged, dated now); False when it was resolved meanwhile."""
+    reason, facts, response, status, opened_at = _CHANGED.params(changed)
+    if changed.kind == Kind.RISK:
+        again = ", status = %s, acknowledged_at = NULL, acknowledged_by_id = NULL, opened_at = %s"
+        extra = [status, opened_at]
+    else:
+        again, extra = "", []
+    statement = (
+        f"UPDATE {table(Alert)} SET reason = %s, facts = %s, response_id = %s, "  # noqa: S608
+        f"version = version + 1{again} WHERE id = %s AND status <> %s"
+    )
+    return bool(update(statement, [reason, facts, response, *extra, alert_id, Status.RESOLVED]))

@@ -1,0 +1,90 @@
+"""The client's submission in fixed statements (see alliance.rows for why and how).
+
+`find` reads, in one statement, everything a submission and its thank-you page need: the link,
+its encounter and episode, the clinic's settings, and whether the client's own page has
+something to show. `claim` and `store` are the transaction's first two writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import Model
+
+from alliance.accounts.models import ClinicSettings
+from alliance.agency.models import ClientView, RelapsePlan
+from alliance.clients.models import Encounter, Episode
+from alliance.measures.models import MeasureLink, Response
+from alliance.rows import Columns, all_columns, execute, insert, insert_columns, table
+
+M = TypeVar("M", bound=Model)
+
+_LINK = all_columns(MeasureLink)
+_ENCOUNTER = all_columns(Encounter)
+_EPISODE = all_columns(Episode)
+_SETTINGS = all_columns(ClinicSettings)
+_RESPONSE = insert_columns(Response)
+
+
+@dataclass(frozen=True)
+class Found:
+    link: MeasureLink  # with its encounter and the encounter's episode
+    clinic: ClinicSettings | None  # None when the clinic has not saved settings yet
+    relapse_plan: bool  # the episode has a plan for staying well
+    progress_shared: bool  # the clinician shares the client's progress with them
+
+
+@cache
+def _statement(vendor: str) -> str:
+    """Built once per database backend (`vendor`), whose quoting it uses."""
+    return (
+        f"SELECT {_LINK.select('l')}, {_ENCOUNTER.select('e')}, "  # noqa: S608
+        f"{_EPISODE.select('p')}, {_SETTINGS.select('s')}, "
+        f"EXISTS (SELECT 1 FROM {table(RelapsePlan)} r WHERE r.episode_id = e.episode_id), "
+        f"EXISTS (SELECT 1 FROM {table(ClientView)} v "
+        "WHERE v.client_id = l.client_id AND v.enabled = %s) "
+        f"FROM {table(MeasureLink)} l "
+        f"JOIN {table(Encounter)} e ON e.id = l.encounter_id "
+        f"JOIN {table(Episode)} p ON p.id = e.episode_id "
+        f"LEFT JOIN {table(ClinicSettings)} s ON s.organisation_id = l.organisation_id "
+        "WHERE l.token_hash = %s"
+    )
+
+
+def find(token_hash: str) -> Found | None:
+    rows = execute(_statement(connection.vendor), [True, token_hash])
+    if not rows:
+        return None
+    row = list(rows[0])
+    link = _take(_LINK, row)
+    encounter = _take(_ENCOUNTER, row)
+    episode = _take(_EPISODE, row)
+    # Settings are saved the first time a clinic changes them; until then, no row.
+    settings = _take(_SETTINGS, row)
+    clinic = settings if settings.pk is not None else None
+    encounter.episode = episode
+    link.encounter = encounter
+    relapse_plan, progress_shared = row
+    return Found(link, clinic, bool(relapse_plan), bool(progress_shared))
+
+
+def _take(columns: Columns[M], row: list[Any]) -> M:
+    """The instance made of the columns at the front of the row, taken off it."""
+    instance = columns.load(row[: len(columns)])
+    del row[: len(columns)]
+    return instance
+
+
+def claim_and_store(link_id: int, now: datetime, responses: list[Response]) -> bool:
+    """Mark the link completed, if it still can be, and insert the responses (each gets its
+    id); False, with nothing written, when another sender got there first."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    claim = (
+        f"UPDATE {table(MeasureLink)} SET completed_at = %s "  # noqa: S608
+        "WHERE id = %s AND completed_at IS NULL AND revoked_at IS NULL AND expires_at > %s"
+    )
+    return insert(_RESPONSE, responses, key="instrument_id", only_if=(claim, [at, link_id, at]))
