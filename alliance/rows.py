@@ -37,11 +37,15 @@ class Columns(Generic[M]):
     """Some concrete fields of one model: their SQL, their parameters, and loading a row."""
 
     def __init__(self, model: type[M], names: Sequence[str]) -> None:
+        """The named fields; their columns are selected and loaded in the model's order."""
         self.model = model
+        # In the model's own order, which Model.from_db expects of a row with fields left out.
+        wanted = [model._meta.get_field(name) for name in names]
         self.fields: tuple[Field[Any, Any], ...] = tuple(
-            model._meta.get_field(name)  # type: ignore[misc]
-            for name in names
+            f for f in model._meta.concrete_fields if f in wanted
         )
+        if len(self.fields) != len(wanted):
+            raise ValueError(f"{model.__name__}: {names} are not all concrete fields")
         self.attnames = [f.attname for f in self.fields]
 
     def __len__(self) -> int:
@@ -58,6 +62,10 @@ class Columns(Generic[M]):
     def params(self, instance: M) -> list[Any]:
         """The instance's values, prepared for the database as the ORM prepares them to save."""
         return [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in self.fields]
+
+    def prepared(self, instance: M) -> dict[str, Any]:
+        """The same values as `params`, by field name."""
+        return dict(zip((f.name for f in self.fields), self.params(instance), strict=True))
 
     def load(self, values: Sequence[Any]) -> M:
         """An instance from the row's values (in this order), as a queryset would give it."""
@@ -194,6 +202,5 @@ def insert_columns(model: type[M]) -> Columns[M]:
 
 
 def all_columns(model: type[M]) -> Columns[M]:
-    """Every concrete field, the primary key first: what a complete instance is read from."""
-    fields = sorted(model._meta.concrete_fields, key=lambda f: not f.primary_key)
-    return Columns(model, [f.name for f in fields])
+    """Every concrete field: what a complete instance is read from."""
+    return Columns(model, [f.name for f in model._meta.concrete_fields])

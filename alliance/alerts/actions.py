@@ -37,10 +37,8 @@ def visible_alerts(actor: Actor) -> AlertQuerySet:
 def open_risk_alerts(actor: Actor, limit: int = 5) -> list[dict[str, Any]]:
     """Risk alerts nobody has acknowledged, for the banner on every page (audited when shown)."""
     rows = [
-        dict(row)
-        for row in visible_alerts(actor)
-        .filter(kind=Kind.RISK, status=Status.OPEN)
-        .values("pk", "client_id", "client__display_name")[:limit]
+        {"pk": pk, "client_id": client_id, "client__display_name": name}
+        for pk, client_id, name in fixed.open_risk(actor, limit)
     ]
     if rows:
         record(

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from django.db import connection
 
+from alliance.accounts.actor import Actor
 from alliance.alerts.models import Alert, Kind, Status
-from alliance.clients.models import Encounter, EncounterKind
+from alliance.clients.access import visible_clients_sql
+from alliance.clients.models import Client, Encounter, EncounterKind
 from alliance.measures.models import Response
 from alliance.rows import Columns, execute, insert, insert_columns, placeholders, table, update
 
@@ -73,14 +76,32 @@ def open_alert(alert: Alert) -> None:
 def refresh(alert_id: int, changed: Alert) -> bool:
     """Give an unresolved alert the signal's new reason, facts and response (a risk alert also
     opens again, unacknowledged, dated now); False when it was resolved meanwhile."""
-    reason, facts, response, status, opened_at = _CHANGED.params(changed)
+    new = _CHANGED.prepared(changed)
     if changed.kind == Kind.RISK:
         again = ", status = %s, acknowledged_at = NULL, acknowledged_by_id = NULL, opened_at = %s"
-        extra = [status, opened_at]
+        extra = [new["status"], new["opened_at"]]
     else:
         again, extra = "", []
     statement = (
         f"UPDATE {table(Alert)} SET reason = %s, facts = %s, response_id = %s, "  # noqa: S608
         f"version = version + 1{again} WHERE id = %s AND status <> %s"
     )
-    return bool(update(statement, [reason, facts, response, *extra, alert_id, Status.RESOLVED]))
+    return bool(
+        update(
+            statement,
+            [new["reason"], new["facts"], new["response"], *extra, alert_id, Status.RESOLVED],
+        )
+    )
+
+
+def open_risk(actor: Actor, limit: int) -> list[tuple[Any, ...]]:
+    """(alert id, client id, client name) of unacknowledged risk alerts the actor may see, most
+    urgent first: the banner on every page, so built once rather than per request."""
+    visible, params = visible_clients_sql(actor, "c")
+    statement = (
+        f"SELECT a.id, a.client_id, c.display_name FROM {table(Alert)} a "  # noqa: S608
+        f"JOIN {table(Client)} c ON c.id = a.client_id "
+        f"WHERE a.kind = %s AND a.status = %s AND {visible} "
+        "ORDER BY a.priority, a.opened_at DESC, a.id LIMIT %s"
+    )
+    return execute(statement, [Kind.RISK, Status.OPEN, *params, limit])

@@ -6,15 +6,17 @@ it may not see.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 
 from alliance.accounts.actor import Actor
+from alliance.accounts.models import Membership, Role
 from alliance.audit.log import record
 from alliance.audit.models import Outcome
 from alliance.clients.errors import NotFound
-from alliance.clients.models import Client, ClientQuerySet, Encounter, Episode
+from alliance.clients.models import CareTeamMember, Client, ClientQuerySet, Encounter, Episode
+from alliance.rows import table
 
 M = TypeVar("M", bound=Model)
 
@@ -23,6 +25,27 @@ __all__ = ["NotFound", "access_client", "access_encounter", "access_episode", "l
 
 def visible_clients(actor: Actor) -> ClientQuerySet:
     return Client.objects.visible_to(actor)
+
+
+def visible_clients_sql(actor: Actor, alias: str) -> tuple[str, list[Any]]:
+    """`ClientQuerySet.visible_to` as a condition on the client table under `alias`, for fixed
+    statements (alliance.rows) on pages every request shows; tests hold the two to the same
+    clients for every role."""
+    if not actor.membership.is_clinical:
+        return "1 = 0", []
+    on_care_team = (
+        f"EXISTS (SELECT 1 FROM {table(CareTeamMember)} m WHERE m.client_id = {alias}.id "  # noqa: S608
+        "AND m.membership_id = %s AND m.ended_at IS NULL)"
+    )
+    params: list[Any] = [actor.organisation_id, actor.membership.pk]
+    if actor.membership.role == Role.COORDINATOR:
+        teams = table(Membership.teams.through)
+        on_care_team = (
+            f"({on_care_team} OR EXISTS (SELECT 1 FROM {teams} t "  # noqa: S608
+            f"WHERE t.team_id = {alias}.team_id AND t.membership_id = %s))"
+        )
+        params.append(actor.membership.pk)
+    return f"{alias}.organisation_id = %s AND {on_care_team}", params
 
 
 MAX_ID = 2**63 - 1  # the largest id a database column holds; larger ones exist nowhere
