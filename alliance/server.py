@@ -40,6 +40,16 @@ class AllianceServer(BaseApplication):
         return application
 
 
+THREADS = 4  # per worker
+
+
+def _post_fork(server: Any, worker: Any) -> None:
+    """In each new worker: its threads' audit lanes (see alliance.audit.log.server_worker)."""
+    from alliance.audit.log import server_worker
+
+    server_worker(worker.age, THREADS)
+
+
 def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
     call_command("migrate", interactive=False, verbosity=0)
     # Collected even locally: it takes a moment and spares a warning from whitenoise.
@@ -56,7 +66,7 @@ def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
-        "threads": 4,
+        "threads": THREADS,
         "timeout": 60,
         "graceful_timeout": 10,
         "accesslog": "-",
@@ -66,6 +76,7 @@ def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
         "preload_app": True,
         # No shared control socket under the home folder: two instances would fight over it.
         "control_socket_disable": True,
+        "post_fork": _post_fork,
     }
     # Workers are forked from this process: none may inherit its database connection.
     connections.close_all()

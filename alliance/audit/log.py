@@ -38,6 +38,14 @@ LANES = 16
 LANED = 1 << 32
 _lanes = itertools.count()  # the threads of a process, numbered; the process id is added at use
 _thread = threading.local()
+_worker: tuple[int, int] | None = None  # (server worker number, threads per worker)
+
+
+def server_worker(number: int, threads: int) -> None:
+    """Called in each server worker as it starts: its threads take the lanes from
+    number x threads on, so that the workers' threads (4 x 4 by default) have a lane each."""
+    global _worker
+    _worker = (number, threads)
 
 
 class AuditWriteFailed(Exception):
@@ -60,8 +68,9 @@ def chain_of(organisation_id: int | None) -> int:
     """The chain this thread appends the organisation's entries to."""
     lane = getattr(_thread, "lane", None)
     if lane is None:
-        # The pid read now, not at import: server workers forked from one parent differ here.
-        lane = _thread.lane = os.getpid() + next(_lanes)
+        # Outside the server, the pid read now (not at import: forked processes differ here).
+        first = _worker[0] * _worker[1] if _worker else os.getpid()
+        lane = _thread.lane = first + next(_lanes)
     return first_chain(organisation_id) + lane % LANES
 
 
@@ -178,13 +187,39 @@ def _append_to_chains(entries: list[AuditEntry]) -> None:
         chains.setdefault(entry.chain, []).append(entry)
     with transaction.atomic(savepoint=False):
         for chain, rows in chains.items():
-            seq, previous = _locked_head(chain)
-            for entry in rows:
-                seq += 1
-                entry.seq, entry.prev_hash = seq, previous
-                entry.hash = previous = entry_hash(entry)
-            head = f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s WHERE chain = %s"  # noqa: S608
-            insert(_ENTRY, rows, key="seq", then=(head, [seq, previous, chain]))
+            head = _append_after_known_head(chain, rows)
+            if head is None:
+                head = _linked(rows, *_locked_head(chain))
+                moved = f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s WHERE chain = %s"  # noqa: S608
+                insert(_ENTRY, rows, key="seq", then=(moved, [*head, chain]))
+            _thread.heads = {**getattr(_thread, "heads", {}), chain: head}
+
+
+def _append_after_known_head(chain: int, rows: list[AuditEntry]) -> tuple[int, str] | None:
+    """Append after the head this thread last wrote, in one statement: the head moves only if it
+    is still that one (seq and hash), and the entries go in only if it moved. A thread mostly
+    has its lane to itself, so this mostly succeeds and spares reading the head; when another
+    writer moved it, or this thread's transaction rolled back, nothing is written (None)."""
+    known = getattr(_thread, "heads", {}).get(chain)
+    if known is None:
+        return None
+    head = _linked(rows, *known)
+    moved = (
+        f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s "  # noqa: S608
+        "WHERE chain = %s AND seq = %s AND hash = %s"
+    )
+    if insert(_ENTRY, rows, key="seq", only_if=(moved, [*head, chain, *known])):
+        return head
+    return None
+
+
+def _linked(rows: list[AuditEntry], seq: int, previous: str) -> tuple[int, str]:
+    """Number and hash the rows after the head (seq, hash); the new head."""
+    for entry in rows:
+        seq += 1
+        entry.seq, entry.prev_hash = seq, previous
+        entry.hash = previous = entry_hash(entry)
+    return seq, previous
 
 
 # Fixed statements (alliance.rows): every request that reads client data appends here.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 
@@ -187,3 +188,75 @@ def test_threads_of_one_clinic_append_to_separate_lanes_and_each_lane_verifies(m
     ]
     verdict = verify_all()
     assert verdict.line() == "OK: 6 audit entries in 3 chains verified"
+
+
+def _one(n: int) -> AuditEntry:
+    return record("test.event", organisation_id=3, client_id=n, object_type="thing", object_id=n)
+
+
+def test_a_thread_appends_after_the_head_it_last_wrote_without_reading_it():
+    from django.test.utils import CaptureQueriesContext
+
+    _one(1)  # the thread learns its lane's head
+    with CaptureQueriesContext(connection) as second:
+        _one(2)
+    assert not [q for q in second.captured_queries if q["sql"].startswith("SELECT")]
+    assert verify_all().ok
+
+
+def test_an_append_after_another_writer_moved_the_head_still_links_to_the_real_head():
+    first = _one(1)
+    stale = dict(log._thread.heads)  # this thread believes the head is its first entry
+    log._thread.heads = {}  # as another writer on the same lane, which reads the head
+    other = _one(2)
+    log._thread.heads = stale
+
+    third = _one(3)
+
+    assert (third.seq, third.prev_hash) == (other.seq + 1, other.hash)
+    assert other.prev_hash == first.hash
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+def _append_then_fail() -> None:
+    with transaction.atomic():
+        _one(2)  # the thread now believes the head is this entry
+        raise RuntimeError("the change it recorded failed")
+
+
+def test_an_append_after_a_rolled_back_one_links_to_what_was_kept():
+    kept = _one(1)
+    with pytest.raises(RuntimeError):
+        _append_then_fail()
+    stale = dict(log._thread.heads)  # seq 2, of the entry rolled back
+
+    after = _one(3)
+
+    assert (after.seq, after.prev_hash) == (kept.seq + 1, kept.hash)
+    # The head is at seq 2 again, with another hash: the same seq alone must not pass.
+    log._thread.heads = stale
+    last = _one(4)
+    assert (last.seq, last.prev_hash) == (after.seq + 1, after.hash)
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+def test_the_threads_of_a_server_worker_take_lanes_of_their_own(monkeypatch):
+    """Server workers number their threads' lanes from worker number x threads (see
+    alliance.server), so the default 4 workers x 4 threads write to the 16 lanes one each."""
+    lanes: set[int] = set()
+    for number in (1, 2, 3, 4):
+        monkeypatch.setattr(log, "_worker", None)
+        log.server_worker(number, 4)
+        monkeypatch.setattr(log, "_lanes", itertools.count())
+
+        def take() -> None:
+            lanes.add(log.chain_of(7) - log.first_chain(7))
+
+        threads = [threading.Thread(target=take) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert lanes == set(range(log.LANES))
