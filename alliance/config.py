@@ -221,12 +221,12 @@ PREPARE_THRESHOLD = 1
 
 def _statement_options(options: Mapping[str, str], url: str) -> dict[str, Any]:
     raw = options.get("prepare_threshold", str(PREPARE_THRESHOLD)).strip().lower()
-    if raw in FALSE_WORDS or raw == "none":
+    if raw in {"off", "none", "no", "false"}:
         return {"prepare_threshold": None, "server_side_binding": True}
     if not raw.isdigit():
         raise SettingsError(
             f"DATABASE_URL={url!r} has prepare_threshold={raw!r}; use a whole number "
-            "(runs of a statement before it is prepared) or off"
+            "(runs of a statement before it is prepared; 0 prepares at the first) or off"
         )
     return {"prepare_threshold": int(raw), "server_side_binding": True}
 

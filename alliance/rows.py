@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection
-from django.db.models import Field, Model
+from django.db.models import CharField, Field, Model
 
 M = TypeVar("M", bound=Model)
 Converter = Callable[[Any, Any, Any], Any]
@@ -145,6 +145,12 @@ def insert(
     """
     if only_if is not None and then is not None:
         raise ValueError("give only_if or then, not both")
+    if not instances:  # nothing to insert: the companion write alone
+        if only_if is not None:
+            return bool(update(*only_if))
+        if then is not None:
+            update(*then)
+        return True
     companion = only_if or then
     together = companion is not None and connection.vendor == "postgresql"
     if only_if is not None and not together and not update(*only_if):
@@ -183,16 +189,21 @@ def _insert_statement(
     if not gated:
         values = ", ".join([f"({placeholders(len(columns))})"] * count)
         return f"WITH after AS ({companion}) {into} VALUES {values} {returning}"
-    # Typed, because a NULL in a VALUES list under SELECT would otherwise be read as text.
-    row = ", ".join(
-        f"CAST(%s AS {f.cast_db_type(connection)})"  # type: ignore[attr-defined]
-        for f in columns.fields
-    )
+    # Typed, because a NULL in a VALUES list under SELECT would otherwise be read as text; text
+    # without its length, because a cast to varchar(n) would cut a longer value short where the
+    # column refuses it (as it does a plain INSERT's).
+    row = ", ".join(f"CAST(%s AS {_cast_type(f)})" for f in columns.fields)
     values = ", ".join([f"({row})"] * count)
     return (
         f"WITH gate AS ({companion} RETURNING 1) {into} "  # noqa: S608
         f"SELECT * FROM (VALUES {values}) AS v WHERE EXISTS (SELECT 1 FROM gate) {returning}"
     )
+
+
+def _cast_type(field: Field[Any, Any]) -> str:
+    if isinstance(field, CharField):
+        return str(connection.ops.cast_char_field_without_max_length)
+    return str(field.cast_db_type(connection))  # type: ignore[attr-defined]
 
 
 def insert_columns(model: type[M]) -> Columns[M]:

@@ -62,7 +62,20 @@ def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
         load_demo(seed=2026, clients=40, if_empty=True)
     print_logins()
     print(f"\nAlliance is serving on http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)
-    options = {
+    options = gunicorn_options(host, port, workers)
+    # Workers are forked from this process: none may inherit its database connection.
+    connections.close_all()
+    background = start_worker()
+    try:
+        AllianceServer(options).run()
+    finally:
+        background.terminate()
+        background.wait(timeout=10)
+
+
+def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """How `alliance serve` runs gunicorn."""
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
@@ -78,14 +91,6 @@ def serve(*, host: str, port: int, workers: int, demo_if_empty: bool) -> None:
         "control_socket_disable": True,
         "post_fork": _post_fork,
     }
-    # Workers are forked from this process: none may inherit its database connection.
-    connections.close_all()
-    background = start_worker()
-    try:
-        AllianceServer(options).run()
-    finally:
-        background.terminate()
-        background.wait(timeout=10)
 
 
 def start_worker() -> subprocess.Popen[bytes]:

@@ -224,6 +224,12 @@ def test_prepared_statements_can_be_turned_off_for_a_connection_pooler(tmp_path)
 
     assert db["OPTIONS"]["prepare_threshold"] is None
     assert (
+        config.database("postgresql://db/c?prepare_threshold=0", tmp_path)["OPTIONS"][
+            "prepare_threshold"
+        ]
+        == 0
+    )  # psycopg's meaning: prepared at the first run
+    assert (
         config.database("postgresql://db/c?prepare_threshold=2", tmp_path)["OPTIONS"][
             "prepare_threshold"
         ]

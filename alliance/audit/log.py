@@ -35,6 +35,7 @@ SYSTEM_CHAIN = 0
 # LANED puts the lanes clear of the single chain per organisation (chain = organisation id) that
 # databases written before the lanes hold: those chains keep verifying, and nothing joins them.
 LANES = 16
+OBJECT_ID_LENGTH = AuditEntry._meta.get_field("object_id").max_length or 64
 LANED = 1 << 32
 _lanes = itertools.count()  # the threads of a process, numbered; the process id is added at use
 _thread = threading.local()
@@ -124,7 +125,9 @@ def record(
         client_id=client_id,
         action=action,
         object_type=object_type,
-        object_id=str(object_id),
+        # An id from a URL can be any length; the entry keeps what its column holds, so the
+        # hash covers exactly what is stored.
+        object_id=str(object_id)[:OBJECT_ID_LENGTH],
         outcome=outcome,
         request_id=request_id.get(),
         detail=detail or {},

@@ -184,3 +184,33 @@ def test_a_plain_submission_still_reads_no_goals(world, client, django_assert_ma
     tables = " ".join(q["sql"] for q in queries.captured_queries)
     assert "agency_goal" not in tables
     assert "clients_careteammember" not in tables
+
+
+def test_a_link_asking_only_goal_ratings_stores_them_and_completes(world, client):
+    """A plan of the goal-progress rating alone: no questionnaire, so no response row, yet the
+    link is claimed, the rating kept and the submission audited."""
+    actor = world.actor(world.clinician)
+    plan = [PlanEntry("alliance-goal-progress", "before", "every")]
+    actions.do_set_plan(actor, world.own_episode.pk, plan, client_id=world.own_client.pk)
+    goal = Goal.objects.create(
+        organisation=world.org,
+        client=world.own_client,
+        episode=world.own_episode,
+        text="Cook a meal for friends",
+        written_by="client",
+        created_at=timezone.now(),
+    )
+    link, token = actions.do_create_link(
+        actor, world.own_encounter.pk, timing="before", send_email=False
+    )
+
+    response = client.post(url(token), {f"goal-{goal.pk}": "4"})
+    again = client.post(url(token), {f"goal-{goal.pk}": "9"})
+
+    assert response.status_code == 200
+    assert "Thank you" in response.content.decode()
+    assert "already have your answers" in again.content.decode()
+    assert MeasureLink.objects.get(pk=link.pk).completed_at is not None
+    assert list(GoalRating.objects.filter(goal=goal).values_list("rating", flat=True)) == [4]
+    assert not Response.objects.filter(link=link).exists()
+    assert AuditEntry.objects.filter(action="response.submit").count() == 1

@@ -260,3 +260,27 @@ def test_the_threads_of_a_server_worker_take_lanes_of_their_own(monkeypatch):
         for thread in threads:
             thread.join()
     assert lanes == set(range(log.LANES))
+
+
+def test_an_id_longer_than_its_column_is_kept_as_stored_and_the_chain_verifies():
+    """A refused URL can carry a 70-digit id: the entry keeps the first 64 characters, and the
+    hash covers exactly those, on the known-head path too."""
+    _one(1)
+    long_id = "9" * 70
+    entry = record("client.view", organisation_id=3, object_type="client", object_id=long_id)
+
+    assert entry.object_id == long_id[: log.OBJECT_ID_LENGTH]
+    assert AuditEntry.objects.get(pk=entry.pk).object_id == entry.object_id
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+def test_the_server_numbers_each_workers_lanes_as_it_starts(monkeypatch):
+    from types import SimpleNamespace
+
+    from alliance import server
+
+    hook = server.gunicorn_options("127.0.0.1", 8000, 4)["post_fork"]
+    monkeypatch.setattr(log, "_worker", None)
+    hook(None, SimpleNamespace(age=3))  # as gunicorn calls it in a new worker
+    assert log._worker == (3, server.THREADS)

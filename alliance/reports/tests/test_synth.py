@@ -483,6 +483,7 @@ def test_on_sqlite_the_report_gives_the_planner_statistics_it_lacked() -> None:
         sent = [q["sql"] for q in statements.captured_queries]
         assert len(sent) == 2  # the transaction's time limit, then the report
         assert "statement_timeout" in sent[0]
+        assert "force_custom_plan" in sent[0]
         assert not [q for q in sent if "ANALYZE" in q.upper()]
         return
 
