@@ -26,23 +26,33 @@ def answers() -> dict[str, str]:
     return data
 
 
-@pytest.fixture
-def goal_link(world):
-    """A link whose plan asks the goal-progress rating, for a client with one goal."""
-    Alert.objects.all().delete()
+RATINGS = PlanEntry("alliance-goal-progress", "before", "every")
+
+
+def _link_with_goal(world, plan: list[PlanEntry], text: str):
+    """A link for the session under `plan`, for a client with one goal."""
     actor = world.actor(world.clinician)
-    plan = [*DEFAULT_PLAN, PlanEntry("alliance-goal-progress", "before", "every")]
     actions.do_set_plan(actor, world.own_episode.pk, plan, client_id=world.own_client.pk)
     goal = Goal.objects.create(
         organisation=world.org,
         client=world.own_client,
         episode=world.own_episode,
-        text="Walk to the park on my own",
+        text=text,
         written_by="client",
         created_at=timezone.now(),
     )
     link, token = actions.do_create_link(
         actor, world.own_encounter.pk, timing="before", send_email=False
+    )
+    return goal, link, token
+
+
+@pytest.fixture
+def goal_link(world):
+    """A link whose plan asks the goal-progress rating, for a client with one goal."""
+    Alert.objects.all().delete()
+    goal, link, token = _link_with_goal(
+        world, [*DEFAULT_PLAN, RATINGS], "Walk to the park on my own"
     )
     return world, goal, link, token
 
@@ -189,20 +199,7 @@ def test_a_plain_submission_still_reads_no_goals(world, client, django_assert_ma
 def test_a_link_asking_only_goal_ratings_stores_them_and_completes(world, client):
     """A plan of the goal-progress rating alone: no questionnaire, so no response row, yet the
     link is claimed, the rating kept and the submission audited."""
-    actor = world.actor(world.clinician)
-    plan = [PlanEntry("alliance-goal-progress", "before", "every")]
-    actions.do_set_plan(actor, world.own_episode.pk, plan, client_id=world.own_client.pk)
-    goal = Goal.objects.create(
-        organisation=world.org,
-        client=world.own_client,
-        episode=world.own_episode,
-        text="Cook a meal for friends",
-        written_by="client",
-        created_at=timezone.now(),
-    )
-    link, token = actions.do_create_link(
-        actor, world.own_encounter.pk, timing="before", send_email=False
-    )
+    goal, link, token = _link_with_goal(world, [RATINGS], "Cook a meal for friends")
 
     response = client.post(url(token), {f"goal-{goal.pk}": "4"})
     again = client.post(url(token), {f"goal-{goal.pk}": "9"})
