@@ -122,14 +122,14 @@ def add_history(
         by_episode.setdefault(encounter.episode_id, []).append(encounter)
     for episode, course, alliance, _ in plans:
         for n, encounter in enumerate(by_episode[episode.pk]):
-            phq = max(0, min(27, course[n]))
-            gad = max(0, min(21, round(phq * 0.75 + rng.gauss(0, 1.5))))
+            phq = max(PHQ9.min_total, min(PHQ9.max_total, course[n]))
+            gad = max(GAD7.min_total, min(GAD7.max_total, round(phq * 0.75 + rng.gauss(0, 1.5))))
             given = [
                 (PHQ9, spread(rng, phq, [f"item{i}" for i in range(1, 10)], 3)),
                 (GAD7, spread(rng, gad, [f"item{i}" for i in range(1, 8)], 3)),
             ]
             if alliance and n > 0:
-                check = max(0, min(40, round(rng.gauss(34, 3))))
+                check = max(CHECK.min_total, min(CHECK.max_total, round(rng.gauss(34, 3))))
                 given.append((CHECK, spread(rng, check, [i.link_id for i in CHECK.items], 10)))
             for instrument, answers in given:
                 at = encounter.starts_at + timedelta(minutes=55 if instrument is CHECK else -30)

@@ -12,7 +12,7 @@ from alliance.clients.access import MAX_ID
 from alliance.clients.errors import ActionError
 from alliance.clients.schemas import REFUSED, ErrorOut
 from alliance.reports.access import ReportRefused
-from alliance.reports.forms import LONGEST
+from alliance.reports.forms import period_problem
 from alliance.reports.query import COUNTS, Query
 from alliance.reports.report import MEANS, RATES, Report, Row
 from alliance.reports.service import outcome_report
@@ -98,10 +98,9 @@ def outcomes(
         raise ActionError("That team is not one you can report on. Choose one of your teams.")
     if len(discipline) > 40:
         raise ActionError("Choose one of the clinic's disciplines.")
-    if end < start:
-        raise ActionError("The period ends before it starts.")
-    if end - start > LONGEST:
-        raise ActionError("Choose a period of ten years or less.")
+    problem = period_problem(start, end)
+    if problem is not None:
+        raise ActionError(problem[1])
     query = Query(start, end, group_by, measure, team, discipline)
     try:
         report = outcome_report(actor_of(request), query)

@@ -27,6 +27,18 @@ def default_period(today: date | None = None) -> tuple[date, date]:
     return year_ago + timedelta(days=1), today
 
 
+def period_problem(start: date, end: date) -> tuple[str, str] | None:
+    """What is wrong with a report period, as (the field to blame, the words), or None; the
+    page's form and the API give the same answers."""
+    if end < start:
+        return "end", "The period ends before it starts."
+    if end - start > LONGEST:
+        return "end", "Choose a period of ten years or less."
+    if start > timezone.localdate():
+        return "start", "The period starts in the future; there is nothing yet."
+    return None
+
+
 class TeamField(forms.TypedChoiceField):
     """Offers the actor's teams, but takes any team id: access_report refuses one outside them,
     and audits the refusal, which a form error alone would not."""
@@ -64,12 +76,9 @@ class ReportForm(forms.Form):
         data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
         if isinstance(start, date) and isinstance(end, date):
-            if end < start:
-                self.add_error("end", "The period ends before it starts.")
-            elif end - start > LONGEST:
-                self.add_error("end", "Choose a period of ten years or less.")
-            elif start > timezone.localdate():
-                self.add_error("start", "The period starts in the future; there is nothing yet.")
+            problem = period_problem(start, end)
+            if problem is not None:
+                self.add_error(*problem)
         return data
 
     def query_string(self) -> str:

@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from alliance.measurement import load_instrument
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -49,11 +51,7 @@ BoolArray = NDArray[np.bool_]
 class TrajectoryParams:
     """The generating model of one instrument; fixed effects are at c = intake - intake_mean."""
 
-    instrument: str
-    min_total: int
-    max_total: int
-    cutoff: int  # caseness: at or above is a case
-    reliable_change: int
+    instrument: str  # its range comes from the instrument's own file (alliance.measurement)
     intake_mean: float
     intake_sd: float
     intake_min: int
@@ -72,6 +70,14 @@ class TrajectoryParams:
     deterioration_slope_mean: float  # points per unit of log(session), positive = worse
     deterioration_slope_sd: float
     deterioration_slope_min: float
+
+    @property
+    def min_total(self) -> int:
+        return load_instrument(self.instrument).min_total
+
+    @property
+    def max_total(self) -> int:
+        return load_instrument(self.instrument).max_total
 
     @property
     def random_cov(self) -> tuple[float, float, float]:
@@ -95,10 +101,6 @@ class TrajectoryParams:
 
 PHQ9 = TrajectoryParams(
     instrument="phq9",
-    min_total=0,
-    max_total=27,
-    cutoff=10,
-    reliable_change=6,
     intake_mean=16.0,
     intake_sd=5.0,
     intake_min=5,
@@ -121,10 +123,6 @@ PHQ9 = TrajectoryParams(
 
 GAD7 = TrajectoryParams(
     instrument="gad7",
-    min_total=0,
-    max_total=21,
-    cutoff=8,
-    reliable_change=4,
     intake_mean=14.0,
     intake_sd=4.0,
     intake_min=4,

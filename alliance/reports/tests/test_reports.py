@@ -363,6 +363,10 @@ def test_api_report(world):
     bad = client.get("/api/reports/outcomes", {**PERIOD, "end": "2025-01-01"})
     assert bad.status_code == 400
     assert "ends before" in bad.json()["detail"]
+    soon = (timezone.localdate() + timedelta(days=30)).isoformat()
+    future = client.get("/api/reports/outcomes", {"start": soon, "end": soon})
+    assert future.status_code == 400  # as the page's form says it
+    assert future.json()["detail"] == "The period starts in the future; there is nothing yet."
     assert client.get("/api/reports/outcomes", {**PERIOD, "group_by": "x"}).status_code == 422
     refused = signed_in(world.clinician).get("/api/reports/outcomes", PERIOD)
     assert refused.status_code == 403
