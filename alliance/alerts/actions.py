@@ -78,7 +78,7 @@ class Findings:
     """What the rules say about new responses; `apply` writes it."""
 
     signals: list[tuple[rules.Signal, Response]] = field(default_factory=list)
-    # The episode's unresolved alerts by kind, read with the signals.
+    # The episode's unresolved alerts by kind, read with the episode's history.
     open_ids: dict[str, int] = field(default_factory=dict)
     # Resolved ruptures waiting for the next rating, with the rating that answers them.
     follow_ups: list[tuple[Alert, int]] = field(default_factory=list)

@@ -195,7 +195,7 @@ def _append_to_chains(entries: list[AuditEntry]) -> None:
                 head = _linked(rows, *_locked_head(chain))
                 moved = f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s WHERE chain = %s"  # noqa: S608
                 insert(_ENTRY, rows, key="seq", then=(moved, [*head, chain]))
-            _thread.heads = {**getattr(_thread, "heads", {}), chain: head}
+            _known_heads()[chain] = head
 
 
 def _append_after_known_head(chain: int, rows: list[AuditEntry]) -> tuple[int, str] | None:
@@ -203,7 +203,7 @@ def _append_after_known_head(chain: int, rows: list[AuditEntry]) -> tuple[int, s
     is still that one (seq and hash), and the entries go in only if it moved. A thread mostly
     has its lane to itself, so this mostly succeeds and spares reading the head; when another
     writer moved it, or this thread's transaction rolled back, nothing is written (None)."""
-    known = getattr(_thread, "heads", {}).get(chain)
+    known = _known_heads().get(chain)
     if known is None:
         return None
     head = _linked(rows, *known)
@@ -214,6 +214,14 @@ def _append_after_known_head(chain: int, rows: list[AuditEntry]) -> tuple[int, s
     if insert(_ENTRY, rows, key="seq", only_if=(moved, [*head, chain, *known])):
         return head
     return None
+
+
+def _known_heads() -> dict[int, tuple[int, str]]:
+    """The (seq, hash) this thread last wrote at the head of each chain."""
+    if not hasattr(_thread, "heads"):
+        _thread.heads = {}
+    heads: dict[int, tuple[int, str]] = _thread.heads
+    return heads
 
 
 def _linked(rows: list[AuditEntry], seq: int, previous: str) -> tuple[int, str]:
