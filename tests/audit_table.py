@@ -213,13 +213,14 @@ PAGES: dict[tuple[str, str], Expect] = {
     ("reviews", READ): writes("review.list", BANNER),
     ("reviews", REFUSED): ANONYMOUS,
     # --- the de-identified outcome report (no client_id: it names no one); refused: a role the
-    # clinic does not let run it (a clinician, by default), written as report.run denied
+    # clinic does not let run it (a clinician, by default), written as the route's own action
+    # denied (report.run for the page, report.export for a file, as a run of each is written)
     ("outcome_report", READ): writes("report.run", BANNER),
     ("outcome_report", REFUSED): writes("report.run", BANNER),
     ("outcome_report_csv", READ): writes("report.export"),  # a file: no banner
-    ("outcome_report_csv", REFUSED): writes("report.run", BANNER),
+    ("outcome_report_csv", REFUSED): writes("report.export", BANNER),
     ("outcome_report_pdf", READ): writes("report.export"),  # a file: no banner
-    ("outcome_report_pdf", REFUSED): writes("report.run", BANNER),
+    ("outcome_report_pdf", REFUSED): writes("report.export", BANNER),
     # --- consented stories: the care team reviews them, the client offers them by their link
     ("client_stories", READ): writes("story.list", BANNER),
     ("client_stories", REFUSED): writes("story.list", BANNER),

@@ -120,8 +120,11 @@ def assess(
             if len(totals) >= 2:
                 findings.follow_ups += [(a, totals[-1]) for a in _awaiting_follow_up(episode_id)]
         else:
+            # Measured sessions are treatment sessions: a client back in care after discharge
+            # counts from their last session, not from the check-ins in between.
+            in_treatment = [*treatment.get(item.instrument.id, []), item.result.total]
             expected = expected_for(clinic, item.instrument.id)
-            signals = rules.change_signals(item.instrument, totals, thresholds, expected)
+            signals = rules.change_signals(item.instrument, in_treatment, thresholds, expected)
         findings.signals += [(signal, item.response) for signal in signals]
     return findings
 

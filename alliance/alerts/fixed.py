@@ -23,7 +23,7 @@ FOLLOW_UP_VISIT = EncounterKind.FOLLOW_UP
 @dataclass
 class History:
     totals: dict[str, list[int]] = field(default_factory=dict)  # every earlier total
-    treatment: dict[str, list[int]] = field(default_factory=dict)  # those before discharge
+    treatment: dict[str, list[int]] = field(default_factory=dict)  # no follow-up check-in's
     open_ids: dict[str, int] = field(default_factory=dict)  # unresolved alert id by kind
 
 

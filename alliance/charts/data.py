@@ -39,7 +39,6 @@ from alliance.charts.layout import GOOD
 from alliance.clients.access import NotFound
 from alliance.clients.models import Attendance, Client, Encounter, EncounterKind, Episode, Phase
 from alliance.measurement import Instrument
-from alliance.measures.models import Response
 from alliance.measures.summary import Point, Series, episode_series
 from alliance.trajectories.expected import expected_for
 
@@ -214,8 +213,8 @@ def _fitted(
     Measured session k is the k-th score in treatment, as the fit counts them (follow-up
     check-ins left out), and its range goes at that score's time. An episode still in treatment
     also gets the range at its next few booked sessions to come, up to its planned number, where
-    the next scores should be. Fits are cached per process; telling the follow-up check-ins
-    apart costs one query, and only with a fit.
+    the next scores should be. Fits are cached per process, and the series' points already
+    say which are follow-up check-ins: no query here once a fit has been read.
     """
     if clinic is None:
         return {}
@@ -227,15 +226,10 @@ def _fitted(
     }
     if not fits:
         return {}
-    follow_ups = set(
-        Response.objects.filter(
-            episode=episode, encounter__kind=EncounterKind.FOLLOW_UP
-        ).values_list("pk", flat=True)
-    )
     found = {}
     for s in series:
         fit = fits.get(s.instrument.id)
-        treatment = [p for p in s.points if p.response_id not in follow_ups]
+        treatment = [p for p in s.points if not p.follow_up]
         if fit is None or not treatment or fit.band(treatment[0].total, 2) is None:
             continue  # an intake score the fit has no row for
         intake = treatment[0].total

@@ -17,7 +17,15 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from alliance.accounts.models import Discipline, Membership, Organisation, Role, Team, User
+from alliance.accounts.models import (
+    Discipline,
+    Membership,
+    Organisation,
+    Role,
+    Team,
+    User,
+    clinic_settings,
+)
 from alliance.audit.log import record
 from alliance.clients.models import (
     Attendance,
@@ -31,7 +39,7 @@ from alliance.clients.models import (
     Phase,
 )
 from alliance.demo.history import HISTORY, add_history
-from alliance.demo.measures import add_scores, forget_bands
+from alliance.demo.measures import add_scores
 
 DEMO_PASSWORD = "alliance-demo"  # printed on start; the demo clinic is fictional
 DEMO_SLUG = "riverbend-demo"
@@ -137,7 +145,6 @@ def load_demo(
     if if_empty and Organisation.objects.exists():
         return False
     rng = random.Random(seed)
-    forget_bands()
     with transaction.atomic():
         org = Organisation.objects.create(
             name="Riverbend Counselling Collective (fictional demo)", slug=DEMO_SLUG
@@ -267,7 +274,7 @@ def _create_clients(
         if episode is random_one:  # a story's sessions are set aside; see _story_of
             encounters += made
     Encounter.objects.bulk_create(encounters, batch_size=BATCH)
-    add_scores(rng, episodes, encounters)
+    add_scores(rng, episodes, encounters, clinic_settings(org.pk))
 
 
 def _record_number(n: int) -> str:

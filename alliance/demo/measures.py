@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from alliance.accounts.models import clinic_settings
+from alliance.accounts.models import ClinicSettings
 from alliance.alerts import rules
 from alliance.alerts.models import PRIORITY, Alert, Kind
 from alliance.clients.models import Attendance, Encounter, Episode, Phase
 from alliance.measurement import Instrument, ScoreResult, load_instrument, score
 from alliance.measures.models import Response, Source, Timing
-from alliance.trajectories.expected import Expected, expected_for
+from alliance.trajectories.expected import expected_for
 
 PHQ9 = load_instrument("phq9")
 GAD7 = load_instrument("gad7")
@@ -58,8 +58,14 @@ class Course:
     check: list[int]
 
 
-def add_scores(rng: random.Random, episodes: list[Episode], encounters: list[Encounter]) -> None:
-    """Responses for every attended session of open episodes, and the alerts they raise."""
+def add_scores(
+    rng: random.Random,
+    episodes: list[Episode],
+    encounters: list[Encounter],
+    clinic: ClinicSettings,
+) -> None:
+    """Responses for every attended session of open episodes (of the clinic whose settings
+    `clinic` is), and the alerts they raise."""
     by_episode: dict[int, list[Encounter]] = {}
     for encounter in encounters:
         if encounter.attendance == Attendance.ATTENDED:
@@ -70,7 +76,8 @@ def add_scores(rng: random.Random, episodes: list[Episode], encounters: list[Enc
         if episode.phase == Phase.CLOSED or episode.pk not in by_episode:
             continue
         sessions = sorted(by_episode[episode.pk], key=lambda e: e.starts_at)
-        made, raised = scored_course(rng, episode, sessions, _random_course(rng, len(sessions)))
+        course = _random_course(rng, len(sessions))
+        made, raised = scored_course(rng, episode, sessions, course, clinic)
         responses += made
         alerts += raised
     save(responses, alerts)
@@ -124,10 +131,15 @@ def _rising(rng: random.Random, start: int, end: int, sessions: int) -> list[int
 
 
 def scored_course(
-    rng: random.Random, episode: Episode, sessions: list[Encounter], course: Course
+    rng: random.Random,
+    episode: Episode,
+    sessions: list[Encounter],
+    course: Course,
+    clinic: ClinicSettings,
 ) -> tuple[list[Response], list[Alert]]:
     """Item answers behind each total (PHQ-9 and GAD-7 before, the alliance check after each
-    session), and the alerts the rules give for the latest of them."""
+    session), and the alerts the rules give for the latest of them (with the clinic's fitted
+    bands, as a submission would)."""
     responses: list[Response] = []
     last: dict[str, tuple[Response, ScoreResult]] = {}
     for n, encounter in enumerate(sessions):
@@ -146,7 +158,7 @@ def scored_course(
             response, result = response_of(episode, encounter, instrument, given[instrument.id], at)
             responses.append(response)
             last[instrument.id] = (response, result)
-    return responses, _alerts(episode, course.phq, course.gad, course.check, last)
+    return responses, _alerts(episode, course, last, clinic)
 
 
 def response_of(
@@ -206,38 +218,24 @@ def _figures(instrument: Instrument) -> tuple[int, int]:
 
 def _alerts(
     episode: Episode,
-    phq: list[int],
-    gad: list[int],
-    check: list[int],
+    course: Course,
     last: dict[str, tuple[Response, ScoreResult]],
+    clinic: ClinicSettings,
 ) -> list[Alert]:
-    """What the alert rules say about the latest scores (one alert per kind, as in real use)."""
+    """What the alert rules say about the latest scores (one alert per kind, as in real use).
+    The fitted bands (the demo fits them from its history first) come from the shared cache of
+    alliance.trajectories.expected, as on the submission path."""
     thresholds = rules.Thresholds()
     signals: list[tuple[rules.Signal, Response]] = []
     phq_response, phq_result = last["phq9"]
-    phq_band, gad_band = bands_of(episode.organisation_id)
+    phq_band, gad_band = expected_for(clinic, PHQ9.id), expected_for(clinic, GAD7.id)
     signals += [(s, phq_response) for s in rules.risk_signals(PHQ9, phq_result)]
-    signals += [(s, phq_response) for s in rules.change_signals(PHQ9, phq, thresholds, phq_band)]
-    gad_signals = rules.change_signals(GAD7, gad, thresholds, gad_band)
+    phq_signals = rules.change_signals(PHQ9, course.phq, thresholds, phq_band)
+    signals += [(s, phq_response) for s in phq_signals]
+    gad_signals = rules.change_signals(GAD7, course.gad, thresholds, gad_band)
     signals += [(s, last["gad7"][0]) for s in gad_signals]
-    signals += [(s, last[CHECK.id][0]) for s in rules.rupture_signals(check, thresholds)]
+    signals += [(s, last[CHECK.id][0]) for s in rules.rupture_signals(course.check, thresholds)]
     return _open_alerts(episode, signals)
-
-
-_bands: dict[int, tuple[Expected | None, Expected | None]] = {}
-
-
-def forget_bands() -> None:
-    _bands.clear()
-
-
-def bands_of(organisation_id: int) -> tuple[Expected | None, Expected | None]:
-    """The clinic's fitted PHQ-9 and GAD-7 bands (the demo fits them from its history first),
-    read once per demo load."""
-    if organisation_id not in _bands:
-        clinic = clinic_settings(organisation_id)
-        _bands[organisation_id] = (expected_for(clinic, "phq9"), expected_for(clinic, "gad7"))
-    return _bands[organisation_id]
 
 
 def _open_alerts(episode: Episode, signals: list[tuple[rules.Signal, Response]]) -> list[Alert]:

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
-from alliance.accounts.models import Membership, Organisation
+from alliance.accounts.models import Membership, Organisation, clinic_settings
 from alliance.agency.actions import _source, initials
 from alliance.agency.endings import DEFAULT_FOLLOW_UP_MONTHS, add_months
 from alliance.agency.models import (
@@ -317,7 +317,8 @@ def _sessions(story: Story, *, weeks: int, hour: int, missed: int) -> list[Encou
 
 def _scores(story: Story, sessions: list[Encounter]) -> Course:
     course = recovery(story.rng, len(sessions))
-    save(*scored_course(story.rng, story.episode, sessions, course))
+    clinic = clinic_settings(story.episode.organisation_id)
+    save(*scored_course(story.rng, story.episode, sessions, course, clinic))
     return course
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import F
+
 from alliance.alerts.rules import short_name
-from alliance.clients.models import Episode
+from alliance.clients.models import EncounterKind, Episode
 from alliance.measurement import Instrument, load_instrument
 from alliance.measures.models import Response
 
@@ -18,6 +20,7 @@ class Point:
     band: str
     response_id: int
     flags: tuple[str, ...] = ()
+    follow_up: bool = False  # answered at a follow-up check-in after discharge, not in treatment
 
 
 @dataclass
@@ -56,9 +59,14 @@ class Series:
 
 
 def episode_series(episode: Episode) -> list[Series]:
-    """Complete totals per instrument, oldest first, in the order instruments first appear."""
+    """Complete totals per instrument, oldest first, in the order instruments first appear;
+    each point says whether it was a follow-up check-in (one query, however many)."""
     series: dict[str, Series] = {}
-    rows = Response.objects.filter(episode=episode, complete=True).order_by("submitted_at", "pk")
+    rows = (
+        Response.objects.filter(episode=episode, complete=True)
+        .annotate(encounter_kind=F("encounter__kind"))
+        .order_by("submitted_at", "pk")
+    )
     for row in rows:
         if row.total is None:
             continue
@@ -66,6 +74,13 @@ def episode_series(episode: Episode) -> list[Series]:
             instrument = load_instrument(row.instrument_id)
             series[row.instrument_id] = Series(instrument, short_name(instrument))
         series[row.instrument_id].points.append(
-            Point(row.submitted_at, row.total, row.band, row.pk, tuple(row.flags))
+            Point(
+                row.submitted_at,
+                row.total,
+                row.band,
+                row.pk,
+                tuple(row.flags),
+                row.encounter_kind == EncounterKind.FOLLOW_UP,
+            )
         )
     return list(series.values())

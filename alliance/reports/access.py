@@ -41,10 +41,11 @@ def report_teams(actor: Actor) -> list[Team]:
     return list(teams.order_by("name"))
 
 
-def reporting_scope(actor: Actor) -> ReportAccess:
-    """The actor's scope, or ReportRefused (audited) when their role may not run the report."""
+def reporting_scope(actor: Actor, action: str = "report.run") -> ReportAccess:
+    """The actor's scope, or ReportRefused when their role may not run the report, audited as
+    `action` (report.run, or report.export for a file), as the run itself would be."""
     if not may_report(actor):
-        record("report.run", actor=actor, object_type="report", outcome=Outcome.DENIED)
+        record(action, actor=actor, object_type="report", outcome=Outcome.DENIED)
         raise ReportRefused(
             "Your role does not run the outcome report; the clinic admin chooses who may."
         )
@@ -60,7 +61,7 @@ def access_report(
 ) -> Scope:
     """Check the run and record it; the Scope the query is then limited to. `allowed` is the
     actor's reporting_scope when the caller has already read it (for the form's choices)."""
-    allowed = allowed or reporting_scope(actor)
+    allowed = allowed or reporting_scope(actor, action)
     if query.team is not None and query.team not in {t.pk for t in allowed.teams}:
         record(
             action,

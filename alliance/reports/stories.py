@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from alliance.accounts.actor import Actor
-from alliance.accounts.models import Role
 from alliance.audit.log import record
 from alliance.clients.access import access_client
 from alliance.clients.actions import bump_version
@@ -18,7 +17,7 @@ from alliance.clients.errors import ActionError, NotFound, audit_refusals
 from alliance.clients.models import Client
 from alliance.measures.models import MeasureLink
 from alliance.reports.models import STORY_TEXT, Story, StoryStatus
-from alliance.reports.query import Query
+from alliance.reports.query import Query, Scope
 
 SHOWN_IN_REPORT = 6
 
@@ -187,14 +186,15 @@ def do_withdraw_for_client(actor: Actor, client_id: int, story_id: int) -> None:
 # --- the report ---------------------------------------------------------------------------------
 
 
-def shared_stories(actor: Actor, query: Query) -> list[str]:
+def shared_stories(scope: Scope, query: Query) -> list[str]:
     """The newest shared stories of the report's scope: their de-identified words only.
 
-    The caller has run the report through access_report (audited as report.run / export).
+    `scope` is the one access_report gave the run (audited as report.run / export): the clinic,
+    and the teams the actor may report on (None: the whole clinic, a clinic admin's view).
     """
-    rows = Story.objects.filter(organisation_id=actor.organisation_id, status=StoryStatus.SHARED)
-    if actor.membership.role != Role.ADMIN:
-        rows = rows.filter(client__team__members=actor.membership.pk)
+    rows = Story.objects.filter(organisation_id=scope.organisation_id, status=StoryStatus.SHARED)
+    if scope.teams is not None:
+        rows = rows.filter(client__team_id__in=list(scope.teams))
     if query.team is not None:
         rows = rows.filter(client__team_id=query.team)
     return list(

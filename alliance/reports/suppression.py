@@ -42,8 +42,8 @@ and a secondary zero is a last resort, so a careful reader assumes every hidden 
 * a secondary cell must not be pinned to one value (it is not sensitive, but a cell shown as
   hidden should not be derivable).
 
-The audit needs scipy; ``audit=None`` (the default) runs it when scipy can be imported and
-records whether it ran in ``Suppression.audited``.
+The audit (scipy's linear programming) runs by default; ``audit=False`` leaves it out, and
+``Suppression.audited`` records whether it ran.
 """
 
 from __future__ import annotations
@@ -97,13 +97,13 @@ def suppress(
     *,
     subsets: Iterable[Subset] = (),
     min_width: int = 2,
-    audit: bool | None = None,
+    audit: bool = True,
 ) -> Suppression:
     """The cells to hide in ``values`` (see the module's docstring for the method).
 
     ``subsets`` are pairs (part, whole) with value[part] <= value[whole] known to any reader.
-    ``audit``: True requires the LP audit (scipy), False skips it, None runs it when scipy is
-    installed. Ties are broken by the order of ``values``, so the same table gives the same
+    ``audit``: True (the default) runs the LP audit, False leaves it out (the lines alone).
+    Ties are broken by the order of ``values``, so the same table gives the same
     result. Raises ValueError when the values break a relation or a subset inequality.
     """
     table = _Table(cast(Mapping[Key, int], values), relations, tuple(subsets))
@@ -111,11 +111,12 @@ def suppress(
     for key in primary:
         table.hide(key)
     table.complete_lines()
-    weak_cells = _auditor(audit)
-    if weak_cells is not None:
+    if audit:
+        from .audit_lp import weak_cells  # here: audit_lp imports this module's types
+
         _protect(table, dict.fromkeys(primary, max(min_width, SECONDARY_WIDTH)), weak_cells)
     chosen = frozenset(primary)
-    return Suppression(chosen, frozenset(table.hidden) - chosen, weak_cells is not None)
+    return Suppression(chosen, frozenset(table.hidden) - chosen, audit)
 
 
 class _Table:
@@ -233,18 +234,6 @@ def _protect(table: _Table, required: Mapping[Key, int], weak_cells: _WeakCells)
         if not widened:
             return  # nothing weak, or only secondary zeros that no hiding can free
         pending = set(weak) | (table.hidden - before)
-
-
-def _auditor(audit: bool | None) -> _WeakCells | None:
-    if audit is False:
-        return None
-    try:
-        from .audit_lp import weak_cells
-    except ImportError:  # scipy is missing
-        if audit:
-            raise
-        return None
-    return weak_cells
 
 
 def _check(

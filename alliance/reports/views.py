@@ -20,6 +20,7 @@ from alliance.reports import stories
 from alliance.reports.access import ReportRefused, reporting_scope
 from alliance.reports.forms import ReportForm, default_period
 from alliance.reports.pdf import render_pdf
+from alliance.reports.query import Scope
 from alliance.reports.report import RATES, Report, as_csv, sections
 from alliance.reports.service import ReportTooLong, outcome_report
 from alliance.web.decorators import clinical_view, member_view
@@ -27,10 +28,13 @@ from alliance.web.decorators import clinical_view, member_view
 CHARTED = ("recovery_rate", "improvement_rate", "deterioration_rate")
 
 
-def _run(request: HttpRequest, actor: Actor, action: str) -> tuple[ReportForm, Report | None]:
-    """The form (the last twelve months by team when nothing was asked) and its report."""
+def _run(
+    request: HttpRequest, actor: Actor, action: str
+) -> tuple[ReportForm, Report | None, Scope]:
+    """The form (the last twelve months by team when nothing was asked), its report, and the
+    actor's scope. A role that may not run the report is refused, audited as `action`."""
     try:
-        allowed = reporting_scope(actor)
+        allowed = reporting_scope(actor, action)
     except ReportRefused as exc:
         raise PermissionDenied(str(exc)) from None
     if "start" in request.GET:
@@ -47,18 +51,18 @@ def _run(request: HttpRequest, actor: Actor, action: str) -> tuple[ReportForm, R
             form.add_error(None, str(exc))
         except ActionError as exc:
             form.add_error("team", str(exc))
-    return form, report
+    return form, report, allowed.scope
 
 
 @member_view
 @require_http_methods(["GET"])
 def outcome_page(request: HttpRequest, actor: Actor) -> HttpResponse:
-    form, report = _run(request, actor, "report.run")
+    form, report, scope = _run(request, actor, "report.run")
     context: dict[str, Any] = {"form": form, "report": report}
     if report is not None:
         context["sections"] = sections(report)
         context["bars"] = _bars(report)
-        context["stories"] = stories.shared_stories(actor, report.query)
+        context["stories"] = stories.shared_stories(scope, report.query)
         context["query_string"] = form.query_string()
     return render(request, "reports/outcomes.html", context)
 
@@ -66,7 +70,7 @@ def outcome_page(request: HttpRequest, actor: Actor) -> HttpResponse:
 @member_view
 @require_http_methods(["GET"])
 def outcome_csv(request: HttpRequest, actor: Actor) -> HttpResponse:
-    form, report = _run(request, actor, "report.export")
+    form, report, _ = _run(request, actor, "report.export")
     if report is None:
         return render(request, "reports/outcomes.html", {"form": form}, status=400)
     response = HttpResponse(as_csv(report), content_type="text/csv; charset=utf-8")
@@ -77,7 +81,7 @@ def outcome_csv(request: HttpRequest, actor: Actor) -> HttpResponse:
 @member_view
 @require_http_methods(["GET"])
 def outcome_pdf(request: HttpRequest, actor: Actor) -> HttpResponse:
-    form, report = _run(request, actor, "report.export")
+    form, report, scope = _run(request, actor, "report.export")
     if report is None:
         return render(request, "reports/outcomes.html", {"form": form}, status=400)
     clinic = Organisation.objects.get(pk=actor.organisation_id).name
@@ -85,7 +89,7 @@ def outcome_pdf(request: HttpRequest, actor: Actor) -> HttpResponse:
         report,
         clinic=clinic,
         generated=timezone.localtime().strftime("%Y-%m-%d %H:%M"),
-        stories=stories.shared_stories(actor, report.query),
+        stories=stories.shared_stories(scope, report.query),
     )
     response = HttpResponse(body, content_type="application/pdf")
     response["Content-Disposition"] = 'attachment; filename="outcome-report.pdf"'

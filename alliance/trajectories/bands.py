@@ -1,4 +1,4 @@
-"""Expected bands of a new client's score, and the off-track rule, from a fitted growth model.
+"""Expected bands of a new client's score from a fitted growth model, and their stored table.
 
 For a client who was not in the fit, with intake x, the model of ``lmm`` predicts the score at
 measured session s >= 2 as normal with
@@ -11,15 +11,14 @@ a new group's response in a linear mixed model; Laird & Ware 1982). The band run
 ``lower`` and ``upper`` quantiles of that normal, by default the 10th and 90th percentiles.
 Finch, Lambert & Schaalje (2001) drew such percentile bands round the expected recovery curve of
 clients of similar intake severity and treated a score beyond the band as a signal that the
-client is not on track. The normal takes no account of the uncertainty in the estimated
-parameters, which is negligible for the several hundred episodes a clinic needs to fit.
+client is not on track (the rule itself is in alliance.alerts.rules, reading the stored table).
+The normal takes no account of the uncertainty in the estimated parameters, which is negligible
+for the several hundred episodes a clinic needs to fit.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,13 +27,6 @@ from scipy.stats import norm
 from .lmm import GrowthFit
 
 FloatArray = NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class Band:
-    lower: float
-    expected: float
-    upper: float
 
 
 def _check_quantiles(lower: float, upper: float) -> None:
@@ -52,7 +44,9 @@ def expected_bands(
     min_total: float | None = None,
     max_total: float | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Vectorised ``expected_band``: (lower, expected, upper) arrays, broadcast over the inputs."""
+    """The band of a new client with this intake at measured session ``session`` (>= 2):
+    (lower, expected, upper) arrays, broadcast over the inputs, clipped to the instrument's
+    range when ``min_total``/``max_total`` are given."""
     _check_quantiles(lower, upper)
     s = np.asarray(session, dtype=np.float64)
     if s.size and float(np.min(s)) < 2:
@@ -73,24 +67,6 @@ def expected_bands(
         np.asarray(mean, dtype=np.float64),
         np.asarray(high, dtype=np.float64),
     )
-
-
-def expected_band(
-    fit: GrowthFit,
-    intake: float,
-    session: int,
-    lower: float = 0.10,
-    upper: float = 0.90,
-    *,
-    min_total: float | None = None,
-    max_total: float | None = None,
-) -> Band:
-    """The band of a new client with this intake at measured session ``session`` (>= 2),
-    clipped to the instrument's range when ``min_total``/``max_total`` are given."""
-    low, mean, high = expected_bands(
-        fit, intake, session, lower, upper, min_total=min_total, max_total=max_total
-    )
-    return Band(lower=float(low), expected=float(mean), upper=float(high))
 
 
 def band_table(
@@ -127,14 +103,3 @@ def band_table(
                 }
             )
     return rows
-
-
-def off_track(band: Band, score: float, higher_is_worse: bool = True) -> bool:
-    """Whether a score lies beyond the band on the worse side (strictly: on the edge is on track).
-
-    A band clipped at the top of the range cannot be exceeded there: a client already at the
-    maximum is left to the other rules (risk, reliable deterioration).
-    """
-    if math.isnan(score):
-        raise ValueError("score is NaN")
-    return score > band.upper if higher_is_worse else score < band.lower

@@ -273,3 +273,30 @@ def test_the_widened_score_table_keeps_within_the_pdf_page():
     width = A4[0] - 2 * MARGIN
     table = _table(header, [[*row, "13–20 (most likely 17)"]], width)
     assert sum(table._colWidths) <= width
+
+
+@pytest.mark.parametrize("route", ["client_chart", "client_chart_pdf"])
+def test_the_responses_are_read_once_follow_ups_and_all(world, route):
+    """The scores' one query also tells the follow-up check-ins apart: the band costs no second
+    read of the responses, and no query at all once its fit has been read."""
+    add_scores(world.own_episode, [18, 14, 12])
+    Episode.objects.filter(pk=world.own_episode.pk).update(ended_on=timezone.localdate())
+    follow_up = book(world, -1)
+    Encounter.objects.filter(pk=follow_up.pk).update(kind=EncounterKind.FOLLOW_UP)
+    scored_response(
+        world.own_episode, "phq9", 16, "moderately severe", timezone.now(), encounter=follow_up
+    )
+    http = signed_in(world.clinician)
+    url = reverse(route, args=[world.own_client.pk])
+    _queries(http, url)  # the clinic's chain head made
+    without_band = _queries(http, url)
+    fit(world)
+    _queries(http, url)  # the fit is read
+    with CaptureQueriesContext(connection) as ctx:
+        response = http.get(url)
+    assert response.status_code == 200
+    reads = [q for q in ctx.captured_queries if 'FROM "measures_response"' in q["sql"]]
+    assert len(reads) == 1, [q["sql"] for q in reads]
+    assert len(ctx.captured_queries) == without_band
+    if route == "client_chart":  # and the check-in is still left out of the measured sessions
+        assert response.content.decode().count("(most likely ") == 2

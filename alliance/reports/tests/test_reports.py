@@ -287,6 +287,37 @@ def test_roles_the_clinic_does_not_allow_are_refused(world):
     assert signed_in(world.coordinator).get("/reports/outcomes/", PERIOD).status_code == 403
 
 
+@pytest.mark.parametrize("path", ["/reports/outcomes.csv", "/reports/outcomes.pdf"])
+def test_a_refused_export_is_audited_as_an_export(world, path):
+    """A file refused is written as the export it would have been, not as a run of the page."""
+    response = signed_in(world.clinician).get(path, PERIOD)
+    assert response.status_code == 403
+    entries = AuditEntry.objects.filter(object_type="report")
+    assert list(entries.values_list("action", "outcome")) == [("report.export", Outcome.DENIED)]
+
+
+def test_the_role_is_checked_before_the_discipline(world):
+    """A role that may not run the report is refused (and audited) whatever it asks for: an
+    unknown discipline does not answer first, telling it what the clinic's disciplines are not."""
+    from alliance.reports.access import ReportRefused
+    from alliance.reports.service import outcome_report
+
+    unknown = {**PERIOD, "discipline": "no-such-discipline"}
+    api = signed_in(world.clinician).get("/api/reports/outcomes", unknown)
+    assert api.status_code == 403
+    assert "clinic admin" in api.json()["detail"]
+    query = Query(date(2025, 7, 1), TODAY, discipline="no-such-discipline")
+    with pytest.raises(ReportRefused):
+        outcome_report(world.actor(world.clinician), query, action="report.export")
+    denied = AuditEntry.objects.filter(object_type="report", outcome=Outcome.DENIED).order_by("pk")
+    assert list(denied.values_list("action", flat=True)) == ["report.run", "report.export"]
+    # A role that may run it hears about the discipline, and nothing is run or audited.
+    allowed = signed_in(world.admin).get("/api/reports/outcomes", unknown)
+    assert allowed.status_code == 400
+    assert "disciplines" in allowed.json()["detail"]
+    assert not AuditEntry.objects.filter(object_type="report", outcome=Outcome.OK).exists()
+
+
 def test_a_team_the_user_cannot_see_gets_a_clear_answer(world):
     _big_team(world)
     # The coordinator works in the North team only.

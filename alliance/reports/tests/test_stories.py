@@ -4,10 +4,14 @@ until the care team reviews and de-identifies them; withdrawal removes the words
 from __future__ import annotations
 
 from django.test import Client as HttpClient
+from django.utils import timezone
 
 from alliance.audit.models import AuditEntry, Outcome
 from alliance.measures import actions
+from alliance.reports.access import reporting_scope
 from alliance.reports.models import Story, StoryStatus
+from alliance.reports.query import Query, Scope
+from alliance.reports.stories import shared_stories
 from conftest import signed_in
 
 WORDS = "I went back to the allotment with Maria in Leeds and grew tomatoes again."
@@ -143,3 +147,33 @@ def test_an_unknown_link_offers_nothing(world):
         == 404
     )
     assert not Story.objects.exists()
+
+
+def test_the_report_shows_the_stories_of_the_scope_it_was_run_for(world):
+    """shared_stories takes the run's scope (access_report's), not the actor again: a team the
+    scope leaves out, or another clinic, shows none of its stories."""
+    for episode, text in [
+        (world.own_episode, "own team"),
+        (world.other_team_episode, "other team"),
+        (world.other_org_episode, "other clinic"),
+    ]:
+        Story.objects.create(
+            organisation_id=episode.organisation_id,
+            client_id=episode.client_id,
+            episode=episode,
+            words=WORDS,
+            consented_at=timezone.now(),
+            status=StoryStatus.SHARED,
+            shared_text=text,
+            reviewed_at=timezone.now(),
+        )
+    query = Query(timezone.localdate(), timezone.localdate())
+    org = world.org.pk
+    assert set(shared_stories(Scope(org, None), query)) == {"own team", "other team"}
+    assert shared_stories(Scope(org, [world.other_team.pk]), query) == ["other team"]
+    assert shared_stories(Scope(org, []), query) == []
+    assert shared_stories(Scope(world.other_org.pk, None), query) == ["other clinic"]
+    coordinator = reporting_scope(world.actor(world.coordinator)).scope
+    assert shared_stories(coordinator, query) == ["own team"]
+    team_filter = Query(timezone.localdate(), timezone.localdate(), team=world.team.pk)
+    assert shared_stories(Scope(org, [world.other_team.pk]), team_filter) == []
