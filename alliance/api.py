@@ -9,9 +9,10 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
-from alliance.accounts.actor import Actor, actor_for
+from alliance.accounts.actor import Actor
 from alliance.accounts.api import router as accounts_router
 from alliance.accounts.models import User
+from alliance.accounts.sessions import session_actor
 from alliance.accounts.tokens import actor_for_token
 from alliance.agency.api import router as agency_router
 from alliance.alerts.api import router as alerts_router
@@ -42,7 +43,7 @@ class ActorSessionAuth(SessionAuth):
             return None
         actor: Actor | None = getattr(request, "actor", None)
         if actor is None:
-            actor = actor_for(user, request.session.get("membership_id"))
+            actor = session_actor(request, user)
         return actor
 
 

@@ -189,15 +189,21 @@ def _insert_statement(
     if not gated:
         values = ", ".join([f"({placeholders(len(columns))})"] * count)
         return f"WITH after AS ({companion}) {into} VALUES {values} {returning}"
-    # Typed, because a NULL in a VALUES list under SELECT would otherwise be read as text; text
-    # without its length, because a cast to varchar(n) would cut a longer value short where the
-    # column refuses it (as it does a plain INSERT's).
-    row = ", ".join(f"CAST(%s AS {_cast_type(f)})" for f in columns.fields)
-    values = ", ".join([f"({row})"] * count)
     return (
         f"WITH gate AS ({companion} RETURNING 1) {into} "  # noqa: S608
-        f"SELECT * FROM (VALUES {values}) AS v WHERE EXISTS (SELECT 1 FROM gate) {returning}"
+        f"SELECT * FROM {typed_values(columns, count)} AS v WHERE EXISTS (SELECT 1 FROM gate) "
+        f"{returning}"
     )
+
+
+def typed_values(columns: Columns[Any], count: int) -> str:
+    """`(VALUES (CAST(%s AS type), ...), ...)`: `count` rows of the columns, to SELECT from.
+
+    Typed, because a NULL in a VALUES list under SELECT would otherwise be read as text; text
+    without its length, because a cast to varchar(n) would cut a longer value short where the
+    column refuses it (as it does a plain INSERT's)."""
+    row = ", ".join(f"CAST(%s AS {_cast_type(f)})" for f in columns.fields)
+    return f"(VALUES {', '.join([f'({row})'] * count)})"
 
 
 def _cast_type(field: Field[Any, Any]) -> str:

@@ -72,7 +72,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "alliance.accounts.sessions.AuthenticationMiddleware",
     # After MessageMiddleware: the session policy tells the user why it signed them out.
     "django.contrib.messages.middleware.MessageMiddleware",
     "alliance.accounts.middleware.SessionPolicyMiddleware",
@@ -100,6 +100,7 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["alliance.accounts.sessions.SignInBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 PASSWORD_HASHERS = [
@@ -120,6 +121,8 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_IDLE_TIMEOUT = config.env_int(ENV, "ALLIANCE_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
 SESSION_MAX_AGE = config.env_int(ENV, "ALLIANCE_SESSION_MAX_HOURS", 12, minimum=1) * 3600
 SESSION_COOKIE_AGE = SESSION_MAX_AGE
+# One statement reads the session, its user and their role (alliance/accounts/sessions.py).
+SESSION_ENGINE = "alliance.accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

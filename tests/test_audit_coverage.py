@@ -75,7 +75,8 @@ from tests.routes import site_routes
 QUIET = ("Canary Quiet-Finch", "CANARY-QUIET-005")
 PLAN_CANARY = "Canary plan: ring Wren-Lighthouse"
 JOURNAL_CANARY = "Canary journal: the Osprey session stayed with me"
-NOT_STATE = {"django_session"}  # the session row and its idle clock move on every request
+# The session row and its idle clock move on every request.
+NOT_STATE = {"accounts_signinsession"}
 
 
 # --- which route × action pairs there are -------------------------------------------------------

@@ -34,7 +34,7 @@ CSRF_REFUSAL = "CSRF verification failed"
 # session-authenticated requests (ActorSessionAuth); the tests below hold it to that.
 EXEMPT: dict[str, str] = {}
 # The session row may be touched by the session policy (its idle clock) before CSRF is checked.
-NOT_STATE = {"django_session"}
+NOT_STATE = {"accounts_signinsession"}
 STATE_CHANGING = [route for route in site_routes() if route.unsafe]
 
 

@@ -11,8 +11,9 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from alliance.accounts.actor import AllianceRequest, actor_for
+from alliance.accounts.actor import AllianceRequest
 from alliance.accounts.models import User
+from alliance.accounts.sessions import session_actor
 
 SEEN_WRITE_INTERVAL = 60  # seconds: the idle clock is written at most once a minute
 INACTIVE_MESSAGE = "Your account is not active in any clinic. Ask your clinic admin."
@@ -30,7 +31,7 @@ class SessionPolicyMiddleware:
             expired = self._expired(request)
             if expired:
                 return self._sign_out(request, user, expired)
-            actor = actor_for(user, request.session.get("membership_id"))
+            actor = session_actor(request, user)
             if actor is None:
                 # Deactivated (or never given a role): the session ends on the next request.
                 return self._sign_out(request, user, INACTIVE_MESSAGE)

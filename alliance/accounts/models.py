@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
 
@@ -47,6 +48,20 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username
+
+
+class SignInSession(AbstractBaseSession):
+    """A browser session, with the signed-in user's id in a column beside the signed data, so
+    that one statement reads the session, its user and their role (alliance.accounts.sessions).
+    The column is written from the data on every save and checked against it on every read."""
+
+    user_id = models.BigIntegerField(null=True, db_index=True)
+
+    @classmethod
+    def get_session_store_class(cls) -> type:
+        from alliance.accounts.sessions import SessionStore
+
+        return SessionStore
 
 
 class Role(models.TextChoices):

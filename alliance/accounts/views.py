@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from alliance.accounts import actions
+from alliance.accounts import actions, sessions
 from alliance.accounts.forms import CodeForm, LoginForm
 from alliance.accounts.middleware import INACTIVE_MESSAGE
 from alliance.accounts.models import User
@@ -35,7 +35,7 @@ def _safe_next(request: HttpRequest) -> str:
 def _finish_login(request: HttpRequest, user: User, *, second_factor: bool) -> HttpResponse:
     target = _safe_next(request)
     with transaction.atomic():  # last_login stands only with the sign-in's audit entry
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend=sessions.BACKEND)
         request.session["signed_in_at"] = time.time()
         request.session["seen_at"] = time.time()
         actions.record_login(user, second_factor=second_factor)

@@ -151,8 +151,13 @@ def parse(page: LinkPage, data: Mapping[str, str]) -> tuple[Parsed, dict[str, st
     return parsed, errors
 
 
-def writer(page: LinkPage, parsed: Parsed) -> Extras:
-    """Store the parsed extras for a claimed link; returns what the audit entry may say."""
+def writer(page: LinkPage, parsed: Parsed) -> Extras | None:
+    """Store the parsed extras for a claimed link; returns what the audit entry may say. None
+    when there is nothing to store: no goal asked about, nothing written, not a check-in."""
+    if not (
+        page.ask_ratings or parsed.new_goal or parsed.moment or parsed.thanks or page.follow_up
+    ):
+        return None
 
     def write(link: MeasureLink, now: datetime) -> dict[str, object]:
         episode = Episode(

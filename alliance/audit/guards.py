@@ -1,7 +1,13 @@
-"""Database triggers that refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of audit entries.
+"""Database triggers that refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of audit entries,
+and on SQLite the triggers that append an entry after its chain's head.
 
-Installed by migration 0002. Tests that must empty the database between runs lift them and put
-them back (see conftest.py); no application code path does.
+The guards are installed by migration 0002. Tests that must empty the database between runs
+lift them and put them back (see conftest.py); no application code path does.
+
+SQLite has no data-modifying WITH clause, so a statement cannot both check the chain's head and
+move it, as PostgreSQL's append does (alliance.audit.log). There, migration 0003 installs two
+triggers instead: an entry goes in only right after its chain's head (seq and hash), and its
+insert moves the head. One INSERT is then the whole append, atomic on its own.
 """
 
 from __future__ import annotations
@@ -37,12 +43,45 @@ REMOVE = {
 }
 
 
+HEAD_MOVED = "audit chain head moved"  # the error an entry that does not follow its head gets
+APPEND = {
+    "sqlite": [
+        f"""CREATE TRIGGER audit_entry_follows_head BEFORE INSERT ON audit_auditentry
+           WHEN NOT EXISTS (SELECT 1 FROM audit_chainhead h WHERE h.chain = NEW.chain
+                            AND h.seq = NEW.seq - 1 AND h.hash = NEW.prev_hash)
+           BEGIN SELECT RAISE(ABORT, '{HEAD_MOVED}'); END""",  # noqa: S608 (a constant)
+        """CREATE TRIGGER audit_entry_moves_head AFTER INSERT ON audit_auditentry
+           BEGIN UPDATE audit_chainhead SET seq = NEW.seq, hash = NEW.hash
+                 WHERE chain = NEW.chain; END""",
+    ],
+}
+UNAPPEND = {
+    "sqlite": [
+        "DROP TRIGGER IF EXISTS audit_entry_follows_head",
+        "DROP TRIGGER IF EXISTS audit_entry_moves_head",
+    ],
+}
+
+
 def install(connection: Any) -> None:
     _run(connection, INSTALL)
 
 
 def remove(connection: Any) -> None:
     _run(connection, REMOVE)
+
+
+def install_append(connection: Any) -> None:
+    _run(connection, APPEND)
+
+
+def remove_append(connection: Any) -> None:
+    _run(connection, UNAPPEND)
+
+
+def appends_by_trigger(connection: Any) -> bool:
+    """Whether an INSERT alone appends after the head (the triggers above)."""
+    return connection.vendor in APPEND
 
 
 def _run(connection: Any, statements: dict[str, list[str]]) -> None:

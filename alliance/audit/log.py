@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from alliance.audit import guards
 from alliance.audit.context import request_id
 from alliance.audit.models import AuditEntry, ChainHead, Outcome
-from alliance.rows import execute, insert, insert_columns, table, update
+from alliance.rows import Write, execute, insert, insert_columns, table, update
 
 if TYPE_CHECKING:
     from alliance.accounts.actor import Actor
@@ -97,7 +98,7 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def record(
+def audit_entry(
     action: str,
     *,
     actor: Actor | None = None,
@@ -109,14 +110,11 @@ def record(
     outcome: str = Outcome.OK,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to its organisation's chain, in the caller's transaction.
-
-    Inside `batch()` the entry is appended when the batch ends, with the others.
-    """
+    """An entry on its organisation's chain, not yet numbered nor written (see `record`)."""
     if actor is not None:
         user = actor.user
         organisation_id = actor.organisation_id if organisation_id is None else organisation_id
-    entry = AuditEntry(
+    return AuditEntry(
         chain=chain_of(organisation_id),
         at=timezone.now(),
         actor_id=user.pk if user is not None else None,
@@ -132,13 +130,47 @@ def record(
         request_id=request_id.get(),
         detail=detail or {},
     )
+
+
+def record(action: str, **fields: Any) -> AuditEntry:
+    """Append one entry (the fields of `audit_entry`) to its organisation's chain, in the caller's
+    transaction.
+
+    Inside `batch()` the entry is appended when the batch ends, with the others.
+    """
+    made = audit_entry(action, **fields)
     pending = _pending.get()
     if pending is not None and pending.depth == _depth():
-        pending.entries.append(entry)
+        pending.entries.append(made)
     else:
         # Inside a transaction the batch did not open, the entry belongs to that transaction.
-        _append([entry])
-    return entry
+        _append([made])
+    return made
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An entry numbered after the head its thread knows, for a caller that writes it in a
+    statement of its own (PostgreSQL): `move` is the head's move, which changes a row only if
+    the head is still the known one; the entry may go in only if it did."""
+
+    chain: int
+    head: tuple[int, str]  # the chain's head once the entry is in
+    move: Write
+
+    def written(self) -> None:
+        """The statement wrote the entry and moved the head: the thread knows the new head."""
+        _known_heads()[self.chain] = self.head
+
+
+def after_known_head(made: AuditEntry) -> Placed | None:
+    """The entry numbered after the head this thread last wrote on its chain; None when the
+    thread knows none (then `record` it, which reads the head)."""
+    known = _known_heads().get(made.chain)
+    if known is None:
+        return None
+    head = _linked([made], *known)
+    return Placed(made.chain, head, (_move_if_known(), [*head, made.chain, *known]))
 
 
 @dataclass
@@ -188,30 +220,49 @@ def _append_to_chains(entries: list[AuditEntry]) -> None:
     chains: dict[int, list[AuditEntry]] = {}
     for entry in entries:
         chains.setdefault(entry.chain, []).append(entry)
+    # Outside a transaction, the append after a known head is one statement, atomic on its own:
+    # a page's reads are then recorded in one round trip, with no BEGIN and COMMIT around it.
+    alone = connection.get_autocommit() and len(chains) == 1
+    if alone:
+        chain, rows = next(iter(chains.items()))
+        head = _append_after_known_head(chain, rows)
+        if head is not None:
+            _known_heads()[chain] = head
+            return
     with transaction.atomic(savepoint=False):
         for chain, rows in chains.items():
-            head = _append_after_known_head(chain, rows)
+            head = None if alone else _append_after_known_head(chain, rows)
             if head is None:
                 head = _linked(rows, *_locked_head(chain))
-                moved = f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s WHERE chain = %s"  # noqa: S608
-                insert(_ENTRY, rows, key="seq", then=(moved, [*head, chain]))
+                if guards.appends_by_trigger(connection):
+                    insert(_ENTRY, rows, key="seq")
+                else:
+                    moved = f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s WHERE chain = %s"  # noqa: S608
+                    insert(_ENTRY, rows, key="seq", then=(moved, [*head, chain]))
             _known_heads()[chain] = head
 
 
 def _append_after_known_head(chain: int, rows: list[AuditEntry]) -> tuple[int, str] | None:
-    """Append after the head this thread last wrote, in one statement: the head moves only if it
-    is still that one (seq and hash), and the entries go in only if it moved. A thread mostly
-    has its lane to itself, so this mostly succeeds and spares reading the head; when another
-    writer moved it, or this thread's transaction rolled back, nothing is written (None)."""
+    """Append after the head this thread last wrote, in one statement: the entries go in only
+    if the head is still that one (seq and hash), and they move it. A thread mostly has its
+    lane to itself, so this mostly succeeds and spares reading the head; when another writer
+    moved it, or this thread's transaction rolled back, nothing is written (None).
+
+    On PostgreSQL the statement moves the head and inserts the entries only if it moved; on
+    SQLite it is the INSERT alone, which the triggers of audit.guards check and follow."""
     known = _known_heads().get(chain)
     if known is None:
         return None
     head = _linked(rows, *known)
-    moved = (
-        f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s "  # noqa: S608
-        "WHERE chain = %s AND seq = %s AND hash = %s"
-    )
-    if insert(_ENTRY, rows, key="seq", only_if=(moved, [*head, chain, *known])):
+    if guards.appends_by_trigger(connection):
+        try:
+            insert(_ENTRY, rows, key="seq")
+        except IntegrityError as exc:
+            if guards.HEAD_MOVED not in str(exc):
+                raise
+            return None
+        return head
+    if insert(_ENTRY, rows, key="seq", only_if=(_move_if_known(), [*head, chain, *known])):
         return head
     return None
 
@@ -235,6 +286,15 @@ def _linked(rows: list[AuditEntry], seq: int, previous: str) -> tuple[int, str]:
 
 # Fixed statements (alliance.rows): every request that reads client data appends here.
 _ENTRY = insert_columns(AuditEntry)
+ENTRY_COLUMNS = _ENTRY  # for a caller that writes an entry in a statement of its own
+
+
+def _move_if_known() -> str:
+    """The head's move to (seq, hash), made only if it is still at the known (seq, hash)."""
+    return (
+        f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s "  # noqa: S608
+        "WHERE chain = %s AND seq = %s AND hash = %s"
+    )
 
 
 def _locked_head(chain: int) -> tuple[int, str]:

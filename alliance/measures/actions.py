@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import ClinicSettings, clinic_settings
 from alliance.alerts.actions import Scored, apply, assess
-from alliance.audit.log import batch, record
+from alliance.audit.log import after_known_head, audit_entry, batch, record
 from alliance.clients.access import access_encounter, access_episode
 from alliance.clients.errors import ActionError, audit_refusals
 from alliance.clients.models import Encounter, EncounterKind, Phase
@@ -292,6 +293,22 @@ def submit(
         responses=[s.response for s in scored],
         risk=any(f.startswith("risk:") for s in scored for f in s.result.flags),
     )
+    audited: dict[str, Any] = {
+        "organisation_id": link.organisation_id,
+        "client_id": link.client_id,
+        "object_type": "link",
+        "object_id": link.pk,
+    }
+    if extras is None and not findings.signals and not findings.follow_ups and _alone():
+        # Nothing but the claim, the responses and the audit entry to write: on PostgreSQL
+        # that is one statement, committed on its own (when it cannot be, it writes nothing).
+        instruments = {"instruments": list(link.instruments)}
+        made = audit_entry("response.submit", **audited, detail=instruments)
+        placed = after_known_head(made)
+        if placed and submit_sql.claim_store_and_record(
+            link.pk, now, result.responses, made, placed
+        ):
+            return result
     with transaction.atomic(), batch():
         if not submit_sql.claim_and_store(link.pk, now, result.responses):
             return _lost_claim(link)
@@ -299,15 +316,14 @@ def submit(
         detail: dict[str, object] = {"instruments": list(link.instruments)}
         if extras is not None:
             detail.update(extras(link, now))
-        record(
-            "response.submit",
-            organisation_id=link.organisation_id,
-            client_id=link.client_id,
-            object_type="link",
-            object_id=link.pk,
-            detail=detail,
-        )
+        record("response.submit", **audited, detail=detail)
     return result
+
+
+def _alone() -> bool:
+    """On PostgreSQL, outside any transaction: where one statement commits on its own and
+    can write a submission whole (SQLite has no data-modifying WITH)."""
+    return connection.vendor == "postgresql" and connection.get_autocommit()
 
 
 def _scored(

@@ -2,7 +2,9 @@
 
 `find` reads, in one statement, everything a submission and its thank-you page need: the link,
 its encounter and episode, the clinic's settings, and whether the client's own page has
-something to show. `claim` and `store` are the transaction's first two writes.
+something to show. `claim_and_store` is the transaction's first write. On PostgreSQL a
+submission that opens no alert is written by `claim_store_and_record` alone, in one statement
+outside any transaction.
 """
 
 from __future__ import annotations
@@ -17,9 +19,19 @@ from django.db.models import Model
 
 from alliance.accounts.models import ClinicSettings
 from alliance.agency.models import ClientView, RelapsePlan
+from alliance.audit.log import ENTRY_COLUMNS, Placed
+from alliance.audit.models import AuditEntry
 from alliance.clients.models import Encounter, Episode
 from alliance.measures.models import MeasureLink, Response
-from alliance.rows import Columns, all_columns, execute, insert, insert_columns, table
+from alliance.rows import (
+    Columns,
+    all_columns,
+    execute,
+    insert,
+    insert_columns,
+    table,
+    typed_values,
+)
 
 M = TypeVar("M", bound=Model)
 
@@ -83,8 +95,58 @@ def claim_and_store(link_id: int, now: datetime, responses: list[Response]) -> b
     """Mark the link completed, if it still can be, and insert the responses (each gets its
     id); False, with nothing written, when another sender got there first."""
     at = connection.ops.adapt_datetimefield_value(now)
-    claim = (
-        f"UPDATE {table(MeasureLink)} SET completed_at = %s "  # noqa: S608
-        "WHERE id = %s AND completed_at IS NULL AND revoked_at IS NULL AND expires_at > %s"
-    )
+    claim = f"UPDATE {table(MeasureLink)} SET completed_at = %s WHERE id = %s AND {_CLAIMABLE}"  # noqa: S608
     return insert(_RESPONSE, responses, key="instrument_id", only_if=(claim, [at, link_id, at]))
+
+
+_CLAIMABLE = "completed_at IS NULL AND revoked_at IS NULL AND expires_at > %s"
+
+
+def claim_store_and_record(
+    link_id: int, now: datetime, responses: list[Response], entry: AuditEntry, placed: Placed
+) -> bool:
+    """PostgreSQL, outside a transaction: claim the link, insert the responses and append the
+    audit entry after the head its thread knows, in one statement, so atomic on its own.
+
+    The statement locks the link first if it can still be claimed; then moves the chain's head
+    only if it is still the known one; then, only if the head moved, claims the link and writes
+    the rows. So either everything is written (True, each row with its id) or nothing (False:
+    the link was taken, or the head moved), and the caller goes the ordinary way.
+    """
+    if not responses:
+        return False
+    at = connection.ops.adapt_datetimefield_value(now)
+    move, moved_params = placed.move
+    params: list[Any] = [link_id, at, *moved_params, at, link_id]
+    for response in responses:
+        params += _RESPONSE.params(response)
+    params += ENTRY_COLUMNS.params(entry)
+    rows = execute(_one_statement(connection.vendor, move, len(responses)), params)
+    if not rows:
+        return False
+    ids = {instrument_id: pk for pk, instrument_id, _ in rows}
+    for response in responses:
+        response.pk = ids[response.instrument_id]
+        response._state.adding, response._state.db = False, connection.alias
+    entry.pk = rows[0][2]
+    entry._state.adding, entry._state.db = False, connection.alias
+    placed.written()
+    return True
+
+
+@cache
+def _one_statement(vendor: str, move: str, count: int) -> str:
+    link = table(MeasureLink)
+    return (
+        f"WITH open AS (SELECT id FROM {link} WHERE id = %s AND {_CLAIMABLE} FOR UPDATE), "  # noqa: S608
+        f"head AS ({move} AND EXISTS (SELECT 1 FROM open) RETURNING 1), "
+        f"claim AS (UPDATE {link} SET completed_at = %s "
+        "WHERE id = %s AND EXISTS (SELECT 1 FROM head) RETURNING 1), "
+        f"stored AS (INSERT INTO {table(Response)} ({_RESPONSE.names()}) "
+        f"SELECT * FROM {typed_values(_RESPONSE, count)} AS v "
+        "WHERE EXISTS (SELECT 1 FROM claim) RETURNING id, instrument_id), "
+        f"entry AS (INSERT INTO {table(AuditEntry)} ({ENTRY_COLUMNS.names()}) "
+        f"SELECT * FROM {typed_values(ENTRY_COLUMNS, 1)} AS a "
+        "WHERE EXISTS (SELECT 1 FROM claim) RETURNING id) "
+        "SELECT s.id, s.instrument_id, e.id FROM stored s CROSS JOIN entry e"
+    )

@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from django.contrib.sessions.models import Session
 from django.test import Client as HttpClient
 from django.test import RequestFactory
 from django.utils import timezone
 
 from alliance.accounts import actions
 from alliance.accounts.models import LoginFailure, User
+from alliance.accounts.models import SignInSession as Session
 from conftest import ADMIN_TOTP_SECRET, PASSWORD, scratch_env, scratch_run
 
 

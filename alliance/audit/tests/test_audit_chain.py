@@ -284,3 +284,69 @@ def test_the_server_numbers_each_workers_lanes_as_it_starts(monkeypatch):
     monkeypatch.setattr(log, "_worker", None)
     hook(None, SimpleNamespace(age=3))  # as gunicorn calls it in a new worker
     assert log._worker == (3, server.THREADS)
+
+
+@pytest.mark.usefixtures("committed_db")
+def test_outside_a_transaction_an_append_after_a_known_head_is_one_statement():
+    """A page's reads are recorded after the request's view, outside any transaction: the
+    append is then a single statement (atomic on its own), with no BEGIN or COMMIT around."""
+    from django.test.utils import CaptureQueriesContext
+
+    _one(1)  # the thread learns its lane's head
+    with CaptureQueriesContext(connection) as second:
+        two = _one(2)
+
+    assert len(second.captured_queries) == 1, second.captured_queries
+    assert second.captured_queries[0]["sql"].startswith(("INSERT", "WITH"))
+    assert ChainHead.objects.get(chain=two.chain).seq == two.seq
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+@pytest.mark.usefixtures("committed_db")
+def test_outside_a_transaction_an_append_after_a_moved_head_links_to_the_real_one():
+    first = _one(1)
+    stale = dict(log._thread.heads)
+    log._thread.heads = {}  # as another writer on the same lane
+    other = _one(2)
+    log._thread.heads = stale
+
+    third = _one(3)
+
+    assert other.prev_hash == first.hash
+    assert (third.seq, third.prev_hash) == (other.seq + 1, other.hash)
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+def test_a_batch_of_entries_on_one_chain_moves_the_head_to_the_last():
+    _one(1)
+    with log.batch():
+        entries = [_one(n) for n in (2, 3, 4)]
+
+    head = ChainHead.objects.get(chain=entries[0].chain)
+    assert (head.seq, head.hash) == (entries[-1].seq, entries[-1].hash)
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+def test_an_entry_after_a_head_that_is_not_the_chains_is_refused_and_the_head_stays():
+    """The database itself checks the head: on SQLite the triggers of audit.guards, on
+    PostgreSQL the gate in the append's statement. A wrong hash at the right seq is refused."""
+    kept = _one(1)
+    forged = AuditEntry(
+        chain=kept.chain,
+        at=kept.at,
+        action="forged",
+        outcome=kept.outcome,
+        request_id="",
+        detail={},
+    )
+    log._thread.heads = {kept.chain: (kept.seq, "f" * 64)}
+
+    with transaction.atomic():
+        assert log._append_after_known_head(kept.chain, [forged]) is None
+
+    assert not AuditEntry.objects.filter(action="forged").exists()
+    head = ChainHead.objects.get(chain=kept.chain)
+    assert (head.seq, head.hash) == (kept.seq, kept.hash)
