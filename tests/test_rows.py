@@ -124,3 +124,56 @@ def test_the_visibility_condition_finds_the_same_clients_as_the_queryset_for_eve
         assert by_sql == set(visible_clients(actor).values_list("pk", flat=True)), member
         seen.add(frozenset(by_sql))
     assert len(seen) >= 3  # the roles see different clients: the comparison means something
+
+
+def test_the_caseloads_first_order_in_sql_gives_the_querysets_ids_page_by_page(world):
+    """measures.caseload_sql.by_attention against the ORM's rendering of the same order: the
+    most urgent unresolved alert first (resolved ones count for nothing), then name, then id."""
+    from alliance.clients.access import list_clients, list_clients_sql
+    from alliance.clients.models import CareRole, CareTeamMember, Episode
+    from alliance.measures.caseload import ORDER, _alert_priority
+    from alliance.measures.caseload_sql import by_attention
+
+    priorities = [None, 3, 1, None, 2, 1, (1, Status.RESOLVED), 2, (4, Status.ACKNOWLEDGED)]
+    for n, given in enumerate(priorities):
+        client = Client.objects.create(
+            organisation=world.org,
+            team=world.team,
+            display_name="Same Name" if n % 3 == 0 else f"Client {9 - n}",
+            record_number=f"R-{n}",
+        )
+        CareTeamMember.objects.create(
+            organisation=world.org,
+            client=client,
+            membership=world.clinician,
+            care_role=CareRole.LEAD,
+        )
+        if given is None:
+            continue
+        priority, status = given if isinstance(given, tuple) else (given, Status.OPEN)
+        episode = Episode.objects.create(
+            organisation=world.org, client=client, opened_on=timezone.localdate()
+        )
+        Alert.objects.create(
+            organisation=world.org,
+            client=client,
+            episode=episode,
+            kind=Kind.RUPTURE,
+            priority=priority,
+            status=status,
+            opened_at=timezone.now(),
+            reason="test",
+        )
+    for member in (world.clinician, world.coordinator, world.consultant, world.outsider):
+        actor = world.actor(member)
+        ordered = list_clients(actor).annotate(attention=_alert_priority())
+        by_orm = list(
+            ordered.order_by(*ORDER["attention"], "display_name", "pk").values_list("pk", flat=True)
+        )
+        by_sql = []
+        for offset in range(0, len(by_orm) + 3, 3):  # pages of 3, and one past the end
+            by_sql += by_attention(*list_clients_sql(actor, "c"), offset=offset, limit=3)
+        assert by_sql == by_orm, member
+    clinician = world.actor(world.clinician)
+    mine = by_attention(*list_clients_sql(clinician, "c"), offset=0, limit=50)
+    assert len(mine) == len(priorities) + 1  # the world's own client too: the test means something

@@ -20,7 +20,14 @@ from alliance.rows import table
 
 M = TypeVar("M", bound=Model)
 
-__all__ = ["NotFound", "access_client", "access_encounter", "access_episode", "list_clients"]
+__all__ = [
+    "NotFound",
+    "access_client",
+    "access_encounter",
+    "access_episode",
+    "list_clients",
+    "list_clients_sql",
+]
 
 
 def visible_clients(actor: Actor) -> ClientQuerySet:
@@ -119,6 +126,14 @@ def list_clients(actor: Actor) -> ClientQuerySet:
     clients = visible_clients(actor)
     record("client.list", actor=actor, object_type="client")
     return clients
+
+
+def list_clients_sql(actor: Actor, alias: str) -> tuple[str, list[Any]]:
+    """`list_clients` for a fixed statement: the condition on the client table under `alias`
+    (see `visible_clients_sql`); the read of the list is audited once."""
+    condition = visible_clients_sql(actor, alias)
+    record("client.list", actor=actor, object_type="client")
+    return condition
 
 
 def _of_client(rows: QuerySet[M], client_id: int | None) -> QuerySet[M]:

@@ -27,10 +27,10 @@ from django.utils import timezone
 from alliance.accounts.actor import Actor
 from alliance.alerts.models import Alert, Status
 from alliance.alerts.rules import short_name
-from alliance.clients.access import list_clients
+from alliance.clients.access import list_clients, list_clients_sql
 from alliance.clients.models import Attendance, Episode, Phase
 from alliance.measurement import load_instrument
-from alliance.measures.caseload_sql import Figures, figures
+from alliance.measures.caseload_sql import NO_ALERT, Figures, by_attention, figures
 from alliance.measures.models import Response
 from alliance.rows import Columns, execute, placeholders, table
 
@@ -51,7 +51,6 @@ ORDER = {
 }
 
 OUTCOMES = ("phq9", "gad7")
-NO_ALERT = 9  # sorts after every alert priority
 
 
 def _sessions() -> Count:
@@ -109,6 +108,11 @@ def caseload(
     another follows by asking for one row more.
     """
     now = timezone.now()
+    start = (page - 1) * size
+    if sort == "attention" and not (phase or query or attention_only):
+        # The page as it first opens: its order in fixed SQL (see by_attention).
+        ids = by_attention(*list_clients_sql(actor, "c"), offset=start, limit=size + 1)
+        return _page(ids, size, page, now)
     keys: dict[str, Any] = {"attention": _alert_priority()}
     if phase:
         open_episode = Episode.objects.filter(client=OuterRef("pk")).exclude(phase=Phase.CLOSED)
@@ -126,15 +130,19 @@ def caseload(
         found = found.filter(Q(display_name__icontains=query) | Q(record_number__icontains=query))
     if attention_only:
         found = found.filter(**{"attention__lt": NO_ALERT})
-    start = (page - 1) * size
     ids = list(
         found.order_by(*ORDER[sort], "display_name", "pk").values_list("pk", flat=True)[
             start : start + size + 1
         ]
     )
+    return _page(ids, size, page, now)
+
+
+def _page(ids: list[int], size: int, number: int, now: datetime) -> Page:
+    """The page of the first `size` ids (one more was asked for, to know if a page follows)."""
     shown = ids[:size]
-    rows = figures(shown, now)  # the ids came from the actor's visible clients above
-    return Page([rows[pk] for pk in shown if pk in rows], page, len(ids) > size)
+    rows = figures(shown, now)  # the ids came from the actor's visible clients
+    return Page([rows[pk] for pk in shown if pk in rows], number, len(ids) > size)
 
 
 @dataclass(frozen=True)

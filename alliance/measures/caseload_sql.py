@@ -15,9 +15,12 @@ from typing import Any
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
-from alliance.clients.models import Attendance, Phase
+from alliance.alerts.models import Alert, Status
+from alliance.clients.models import Attendance, Client, Phase
+from alliance.rows import execute, table
 
 ALLIANCE = "alliance-session-check"
+NO_ALERT = 9  # sorts after every alert priority
 
 # One row per client: its open episode, then each figure from that episode's rows.
 FIGURES = """
@@ -144,3 +147,18 @@ def _moment(value: object) -> datetime | None:
     if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def by_attention(condition: str, params: list[Any], *, offset: int, limit: int) -> list[int]:
+    """The ids of the clients under `condition` (on `c`, from `list_clients_sql`) in the
+    caseload's first order: the most urgent unresolved alert first, then by name. The ORM's
+    rendering of the same order (caseload.ORDER["attention"]) serves the filtered views; tests
+    hold the two to the same ids."""
+    statement = (
+        f"SELECT c.id FROM {table(Client)} c WHERE {condition} "  # noqa: S608
+        f"ORDER BY COALESCE((SELECT a.priority FROM {table(Alert)} a "
+        "WHERE a.client_id = c.id AND a.status <> %s ORDER BY a.priority LIMIT 1), %s), "
+        "c.display_name, c.id LIMIT %s OFFSET %s"
+    )
+    rows = execute(statement, [*params, Status.RESOLVED.value, NO_ALERT, limit, offset])
+    return [pk for (pk,) in rows]
