@@ -53,6 +53,7 @@ class SessionStore(DatabaseStore):
     def __init__(self, session_key: str | None = None) -> None:
         super().__init__(session_key)
         self._signed_in: SignedIn | None = None
+        self._verified = False  # Django's get_user accepted the user the load read
 
     @classmethod
     def get_model_class(cls) -> type[SignInSession]:
@@ -65,7 +66,7 @@ class SessionStore(DatabaseStore):
         return instance
 
     def load(self) -> dict[str, Any]:
-        self._signed_in = None
+        self._signed_in, self._verified = None, False
         expires = SignInSession._meta.get_field("expire_date")
         now = expires.get_db_prep_value(timezone.now(), connection)
         rows = execute(_statement(connection.vendor), [True, self.session_key, now])
@@ -80,14 +81,25 @@ class SessionStore(DatabaseStore):
 
     def clear(self) -> None:
         self._signed_in = None
+        self._verified = False
         super().clear()
 
-    def signed_in(self, user_id: object) -> SignedIn | None:
-        """What the load read for this user id, if the session is signed in as that user."""
+    def _read_for(self, user_id: object) -> SignedIn | None:
+        """What the load read, if the session's data names this user id (for the backend,
+        before Django has checked the session against the user)."""
         signed_in = self._signed_in
         if signed_in is None or _user_pk(user_id) != signed_in.user.pk:
             return None
         return signed_in
+
+    def _checked(self, user: object) -> None:
+        """Django's get_user gave `user`: if it is the user the load read, every check on it
+        has passed (backend, active, session hash)."""
+        self._verified = self._signed_in is not None and user is self._signed_in.user
+
+    def signed_in(self, user_id: object) -> SignedIn | None:
+        """What the load read for this user id, once Django has accepted that very user."""
+        return self._read_for(user_id) if self._verified else None
 
 
 def _signed_in(columns: list[Any]) -> SignedIn:
@@ -138,7 +150,7 @@ class SignInBackend(ModelBackend):
 
     def get_user(self, user_id: Any) -> User | None:
         store = _reading.get()
-        signed_in = store.signed_in(user_id) if store is not None else None
+        signed_in = store._read_for(user_id) if store is not None else None
         if signed_in is None:
             found: User | None = super().get_user(user_id)
             return found
@@ -155,11 +167,15 @@ class AuthenticationMiddleware(DjangoAuthentication):
 
 def _user(request: HttpRequest) -> Any:
     store = request.session
-    token = _reading.set(store if isinstance(store, SessionStore) else None)
+    ours = store if isinstance(store, SessionStore) else None
+    token = _reading.set(ours)
     try:
-        return auth.get_user(request)
+        user = auth.get_user(request)
     finally:
         _reading.reset(token)
+    if ours is not None:
+        ours._checked(user)
+    return user
 
 
 def session_actor(request: HttpRequest, user: User) -> Actor | None:

@@ -46,11 +46,11 @@ REMOVE = {
 HEAD_MOVED = "audit chain head moved"  # the error an entry that does not follow its head gets
 APPEND = {
     "sqlite": [
-        f"""CREATE TRIGGER audit_entry_follows_head BEFORE INSERT ON audit_auditentry
+        f"""CREATE TRIGGER IF NOT EXISTS audit_entry_follows_head BEFORE INSERT ON audit_auditentry
            WHEN NOT EXISTS (SELECT 1 FROM audit_chainhead h WHERE h.chain = NEW.chain
                             AND h.seq = NEW.seq - 1 AND h.hash = NEW.prev_hash)
            BEGIN SELECT RAISE(ABORT, '{HEAD_MOVED}'); END""",  # noqa: S608 (a constant)
-        """CREATE TRIGGER audit_entry_moves_head AFTER INSERT ON audit_auditentry
+        """CREATE TRIGGER IF NOT EXISTS audit_entry_moves_head AFTER INSERT ON audit_auditentry
            BEGIN UPDATE audit_chainhead SET seq = NEW.seq, hash = NEW.hash
                  WHERE chain = NEW.chain; END""",
     ],
@@ -71,17 +71,39 @@ def remove(connection: Any) -> None:
     _run(connection, REMOVE)
 
 
+APPEND_TRIGGERS = ("audit_entry_follows_head", "audit_entry_moves_head")
+_present: dict[str, bool] = {}  # per database: whether the append triggers were found
+
+
 def install_append(connection: Any) -> None:
     _run(connection, APPEND)
+    _present.pop(str(connection.settings_dict["NAME"]), None)
 
 
 def remove_append(connection: Any) -> None:
     _run(connection, UNAPPEND)
+    _present.pop(str(connection.settings_dict["NAME"]), None)
 
 
 def appends_by_trigger(connection: Any) -> bool:
-    """Whether an INSERT alone appends after the head (the triggers above)."""
-    return connection.vendor in APPEND
+    """Whether an INSERT alone appends after the head: on SQLite, with both triggers in place.
+
+    A migration that rebuilds the audit table on SQLite drops its triggers; the post_migrate
+    handler of audit.apps puts them back. Until it has, entries are appended as on a database
+    without them (the head moved by an UPDATE in the same transaction). Looked up once per
+    database and process."""
+    if connection.vendor not in APPEND:
+        return False
+    name = str(connection.settings_dict["NAME"])
+    found = _present.get(name)
+    if found is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (%s, %s)",
+                list(APPEND_TRIGGERS),
+            )
+            found = _present[name] = cursor.fetchone()[0] == len(APPEND_TRIGGERS)
+    return found
 
 
 def _run(connection: Any, statements: dict[str, list[str]]) -> None:

@@ -7,8 +7,8 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -132,13 +132,34 @@ def audit_entry(
     )
 
 
-def record(action: str, **fields: Any) -> AuditEntry:
-    """Append one entry (the fields of `audit_entry`) to its organisation's chain, in the caller's
+def record(
+    action: str,
+    *,
+    actor: Actor | None = None,
+    user: User | None = None,
+    organisation_id: int | None = None,
+    client_id: int | None = None,
+    object_type: str = "",
+    object_id: object = "",
+    outcome: str = Outcome.OK,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry (see `audit_entry`) to its organisation's chain, in the caller's
     transaction.
 
     Inside `batch()` the entry is appended when the batch ends, with the others.
     """
-    made = audit_entry(action, **fields)
+    made = audit_entry(
+        action,
+        actor=actor,
+        user=user,
+        organisation_id=organisation_id,
+        client_id=client_id,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        detail=detail,
+    )
     pending = _pending.get()
     if pending is not None and pending.depth == _depth():
         pending.entries.append(made)
@@ -222,10 +243,11 @@ def _append_to_chains(entries: list[AuditEntry]) -> None:
         chains.setdefault(entry.chain, []).append(entry)
     # Outside a transaction, the append after a known head is one statement, atomic on its own:
     # a page's reads are then recorded in one round trip, with no BEGIN and COMMIT around it.
-    alone = connection.get_autocommit() and len(chains) == 1
+    alone = connection.get_autocommit() and len(chains) == 1 and _in_one_statement()
     if alone:
         chain, rows = next(iter(chains.items()))
-        head = _append_after_known_head(chain, rows)
+        with _queued():
+            head = _append_after_known_head(chain, rows)
         if head is not None:
             _known_heads()[chain] = head
             return
@@ -234,12 +256,25 @@ def _append_to_chains(entries: list[AuditEntry]) -> None:
             head = None if alone else _append_after_known_head(chain, rows)
             if head is None:
                 head = _linked(rows, *_locked_head(chain))
-                if guards.appends_by_trigger(connection):
-                    insert(_ENTRY, rows, key="seq")
-                else:
-                    moved = f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s WHERE chain = %s"  # noqa: S608
-                    insert(_ENTRY, rows, key="seq", then=(moved, [*head, chain]))
+                # Where the triggers of audit.guards are in place they move the head as the
+                # rows go in, and this writes the same values again.
+                moved = f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s WHERE chain = %s"  # noqa: S608
+                insert(_ENTRY, rows, key="seq", then=(moved, [*head, chain]))
             _known_heads()[chain] = head
+
+
+def _in_one_statement() -> bool:
+    """Whether an append after a known head is one statement: on PostgreSQL (a data-modifying
+    WITH), and on SQLite with the append triggers in place."""
+    return connection.vendor == "postgresql" or guards.appends_by_trigger(connection)
+
+
+def _queued() -> AbstractContextManager[None]:
+    """The write outside a transaction waits in SQLite's writer queue (alliance.sqlite)."""
+    queued: Callable[[], AbstractContextManager[None]] | None = getattr(
+        connection, "queued_write", None
+    )
+    return queued() if queued is not None else nullcontext()
 
 
 def _append_after_known_head(chain: int, rows: list[AuditEntry]) -> tuple[int, str] | None:
@@ -249,14 +284,21 @@ def _append_after_known_head(chain: int, rows: list[AuditEntry]) -> tuple[int, s
     moved it, or this thread's transaction rolled back, nothing is written (None).
 
     On PostgreSQL the statement moves the head and inserts the entries only if it moved; on
-    SQLite it is the INSERT alone, which the triggers of audit.guards check and follow."""
+    SQLite it is the INSERT alone, which the triggers of audit.guards check and follow (without
+    them, the head's UPDATE and the INSERT in turn, in the caller's transaction)."""
     known = _known_heads().get(chain)
     if known is None:
         return None
     head = _linked(rows, *known)
     if guards.appends_by_trigger(connection):
+        # An SQLite without RETURNING inserts through bulk_create, whose own atomic block would
+        # leave the caller's transaction unusable after the refusal: a savepoint keeps it whole.
+        old = (
+            connection.in_atomic_block and not connection.features.can_return_rows_from_bulk_insert
+        )
         try:
-            insert(_ENTRY, rows, key="seq")
+            with transaction.atomic() if old else nullcontext():
+                insert(_ENTRY, rows, key="seq")
         except IntegrityError as exc:
             if guards.HEAD_MOVED not in str(exc):
                 raise

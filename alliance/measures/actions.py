@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -305,9 +305,15 @@ def submit(
         instruments = {"instruments": list(link.instruments)}
         made = audit_entry("response.submit", **audited, detail=instruments)
         placed = after_known_head(made)
-        if placed and submit_sql.claim_store_and_record(
-            link.pk, now, result.responses, made, placed
-        ):
+        try:
+            stored = placed is not None and submit_sql.claim_store_and_record(
+                link.pk, now, result.responses, made, placed
+            )
+        except DatabaseError:
+            # Nothing was written (one statement, outside a transaction): the ordinary way
+            # below meets the same trouble and answers it as it always does.
+            stored = False
+        if stored:
             return result
     with transaction.atomic(), batch():
         if not submit_sql.claim_and_store(link.pk, now, result.responses):

@@ -5,13 +5,16 @@ SQLite lets one writer in at a time. A writer that finds the database busy sleep
 took. Here each write transaction first takes an exclusive `flock` on a file beside the
 database: the kernel wakes the next waiter the moment the lock is released, in the order they
 came, across every worker process. `BEGIN IMMEDIATE` then finds the database free at once.
-The busy timeout stays as a backstop for writers outside transactions.
+A single write statement outside a transaction takes the queue too (`queued_write`); the busy
+timeout stays as a backstop for any other.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db.backends.sqlite3 import base
@@ -38,6 +41,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except BaseException:
             self._release_writer()
             raise
+
+    @contextmanager
+    def queued_write(self) -> Iterator[None]:
+        """One write statement outside a transaction (atomic on its own) waits in the same
+        queue as the transactions, instead of retrying against the busy timeout."""
+        if self._writer_fd is None or self._writer_locked or not self.get_autocommit():
+            yield
+            return
+        fcntl.flock(self._writer_fd, fcntl.LOCK_EX)
+        self._writer_locked = True
+        try:
+            yield
+        finally:
+            self._release_writer()
 
     def _commit(self) -> None:
         try:

@@ -127,3 +127,27 @@ def test_signing_out_deletes_the_row(world, as_member):
     client.post("/logout/")
 
     assert not SignInSession.objects.filter(session_key=key).exists()
+
+
+def test_what_the_statement_read_serves_the_role_only_after_django_accepted_the_user(
+    world, as_member
+):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from alliance.accounts.sessions import AuthenticationMiddleware, SessionStore
+
+    key = as_member(world.clinician).session.session_key
+    request = RequestFactory().get("/")
+    request.session = SessionStore(key)
+    uid = world.clinician.user_id
+
+    assert request.session.get("_auth_user_id") == str(uid)  # loaded: user and role were read
+    assert request.session.signed_in(uid) is None  # not yet checked by Django
+
+    AuthenticationMiddleware(lambda r: HttpResponse()).process_request(request)
+    assert request.user.pk == uid
+    signed_in = request.session.signed_in(uid)
+    assert signed_in is not None
+    assert signed_in.membership is not None
+    assert signed_in.membership.pk == world.clinician.pk

@@ -331,8 +331,9 @@ def test_a_batch_of_entries_on_one_chain_moves_the_head_to_the_last():
 
 
 def test_an_entry_after_a_head_that_is_not_the_chains_is_refused_and_the_head_stays():
-    """The database itself checks the head: on SQLite the triggers of audit.guards, on
-    PostgreSQL the gate in the append's statement. A wrong hash at the right seq is refused."""
+    """The head is checked where the entry is written: on SQLite by the triggers of
+    audit.guards (any INSERT), on PostgreSQL by the gate in the append's own statement. A wrong
+    hash at the right seq is refused."""
     kept = _one(1)
     forged = AuditEntry(
         chain=kept.chain,
@@ -350,3 +351,30 @@ def test_an_entry_after_a_head_that_is_not_the_chains_is_refused_and_the_head_st
     assert not AuditEntry.objects.filter(action="forged").exists()
     head = ChainHead.objects.get(chain=kept.chain)
     assert (head.seq, head.hash) == (kept.seq, kept.hash)
+
+
+def test_without_the_append_triggers_the_chain_stays_whole_and_a_migrate_puts_them_back():
+    """On SQLite a migration that rebuilds the audit table drops its triggers; appends then move
+    the head themselves, and the post_migrate handler installs the triggers again."""
+    from django.core.management.sql import emit_post_migrate_signal
+
+    from alliance.audit import guards
+
+    _one(1)
+    guards.remove_append(connection)
+    assert not guards.appends_by_trigger(connection)
+    _one(2)  # after the known head
+    with transaction.atomic():
+        log._thread.heads = {}  # and after a head read under its lock
+        last = _one(3)
+    head = ChainHead.objects.get(chain=last.chain)
+    assert (head.seq, head.hash) == (last.seq, last.hash)
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db=connection.alias)
+
+    assert guards.appends_by_trigger(connection) == (connection.vendor == "sqlite")
+    after = _one(4)
+    head = ChainHead.objects.get(chain=after.chain)
+    assert (head.seq, head.hash) == (after.seq, after.hash)
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()

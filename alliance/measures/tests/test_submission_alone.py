@@ -82,10 +82,15 @@ def test_when_another_writer_moved_the_head_it_writes_nothing_and_the_ordinary_w
     log.record("test.other", organisation_id=world.org.pk)
     log._thread.heads = stale
 
-    submitted = actions.submit(token, quiet())
+    with CaptureQueriesContext(connection) as captured:
+        submitted = actions.submit(token, quiet())
 
     assert not submitted.repeated
     assert Response.objects.filter(link=link).count() == 2
+    if connection.vendor == "postgresql":  # the one statement was tried first, and wrote nothing
+        writes = [sql.split(" AS ", 1)[0] for sql in _writes(captured)]
+        assert writes[0] == "WITH open", writes
+        assert len(writes) > 1, writes
     assert len(_entries(link)) == 1
     verdict = verify_all()
     assert verdict.ok, verdict.line()
@@ -122,5 +127,24 @@ def test_a_submission_that_opens_an_alert_writes_it_with_the_answers():
     assert Response.objects.filter(link=link).count() == 2
     assert Alert.objects.filter(client=world.own_client, kind=Kind.RISK).count() == 1
     assert len(_entries(link)) == 1
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+def test_when_the_audit_entry_cannot_be_written_nothing_is_stored_and_the_trail_says_so():
+    """The one statement fails whole; the ordinary way then answers as it always does."""
+    from alliance.audit.log import AuditWriteFailed
+    from tests.test_audit_coverage import audit_inserts_refused
+
+    world = build_world()
+    Alert.objects.all().delete()
+    link, token = _link(world)
+
+    with audit_inserts_refused(), pytest.raises(AuditWriteFailed):
+        actions.submit(token, quiet())
+
+    assert not Response.objects.filter(link=link).exists()
+    assert MeasureLink.objects.get(pk=link.pk).completed_at is None
+    assert _entries(link) == []
     verdict = verify_all()
     assert verdict.ok, verdict.line()
