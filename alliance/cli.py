@@ -67,6 +67,16 @@ def _check_database() -> None:
         raise CliError(f"cannot reach the database: {first_line}") from None
 
 
+def _require_migrated() -> None:
+    """A command that reads or writes the tables refuses a database whose schema is behind."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise CliError("the database schema is not up to date: run `alliance migrate` first")
+
+
 def _check_can_listen(host: str, port: int) -> None:
     import socket
 
@@ -133,6 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_trajectories_fit(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
+    _require_migrated()
     from alliance.accounts.models import Organisation
     from alliance.trajectories.fitting import FITTED, TooLittleData, fit_clinic
 
@@ -170,16 +181,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
     _check_database()
     import re
 
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     from alliance.reports.synth import SynthError, progress_bar, synthesize
 
     if not re.fullmatch(r"[a-z0-9-]{2,60}", args.slug):
         raise CliError("--slug needs 2 to 60 lower-case letters, digits or dashes")
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        raise CliError("the database schema is not up to date: run `alliance migrate` first")
+    _require_migrated()
     try:
         loaded = synthesize(
             episodes=args.episodes, seed=args.seed, slug=args.slug, progress=progress_bar
@@ -193,6 +199,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_createadmin(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
+    _require_migrated()
     import getpass
 
     from alliance.accounts.actions import AccountError, create_organisation_with_admin
@@ -243,6 +250,7 @@ def _check_admin_args(args: argparse.Namespace) -> None:
 def cmd_reset_two_factor(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
+    _require_migrated()
     from django.db import transaction
 
     from alliance.accounts.models import User
@@ -267,6 +275,7 @@ def cmd_reset_two_factor(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
+    _require_migrated()
     from alliance.audit.verify import verify_all
 
     verdict = verify_all()
@@ -277,6 +286,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
+    _require_migrated()
     from alliance.backup import BackupError, make_backup
 
     try:
@@ -318,6 +328,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_journal_rotate_key(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
+    _require_migrated()
     from alliance.config import SettingsError
     from alliance.journal import rotation
 

@@ -127,6 +127,17 @@ def test_it_verifies_the_audit_trail_of_a_fresh_database(data_dir):
     assert "audit entries" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["audit", "verify"], ["backup", "copy.alliance"], ["reset-two-factor", "nobody"]],
+)
+def test_a_command_on_a_database_never_migrated_says_so_in_one_line(tmp_path, command):
+    result = run([*ALLIANCE, *command], clean_env(tmp_path), tmp_path)
+
+    assert_one_line_error(result, "alliance:", "run `alliance migrate` first")
+    assert not (tmp_path / "copy.alliance").exists()
+
+
 def test_it_creates_a_clinic_and_its_admin_from_the_command_line(data_dir):
     env = clean_env(data_dir, ALLIANCE_ADMIN_PASSWORD=STRONG_PASSWORD)
     args = [*ALLIANCE, "createadmin", "boss", "--organisation", "Riverside", "--slug", "riverside"]
