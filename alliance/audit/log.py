@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -98,19 +98,23 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def audit_entry(
-    action: str,
-    *,
-    actor: Actor | None = None,
-    user: User | None = None,
-    organisation_id: int | None = None,
-    client_id: int | None = None,
-    object_type: str = "",
-    object_id: object = "",
-    outcome: str = Outcome.OK,
-    detail: dict[str, Any] | None = None,
-) -> AuditEntry:
+class EntryFields(TypedDict, total=False):
+    """What an entry may say besides its action (every one optional)."""
+
+    actor: Actor | None  # gives the user, and the organisation unless one is named
+    user: User | None
+    organisation_id: int | None
+    client_id: int | None
+    object_type: str
+    object_id: object
+    outcome: str
+    detail: dict[str, Any] | None
+
+
+def audit_entry(action: str, **fields: Unpack[EntryFields]) -> AuditEntry:
     """An entry on its organisation's chain, not yet numbered nor written (see `record`)."""
+    actor, user = fields.get("actor"), fields.get("user")
+    organisation_id = fields.get("organisation_id")
     if actor is not None:
         user = actor.user
         organisation_id = actor.organisation_id if organisation_id is None else organisation_id
@@ -120,46 +124,25 @@ def audit_entry(
         actor_id=user.pk if user is not None else None,
         actor_name=user.get_username() if user is not None else "",
         organisation_id=organisation_id,
-        client_id=client_id,
+        client_id=fields.get("client_id"),
         action=action,
-        object_type=object_type,
+        object_type=fields.get("object_type", ""),
         # An id from a URL can be any length; the entry keeps what its column holds, so the
         # hash covers exactly what is stored.
-        object_id=str(object_id)[:OBJECT_ID_LENGTH],
-        outcome=outcome,
+        object_id=str(fields.get("object_id", ""))[:OBJECT_ID_LENGTH],
+        outcome=fields.get("outcome", Outcome.OK),
         request_id=request_id.get(),
-        detail=detail or {},
+        detail=fields.get("detail") or {},
     )
 
 
-def record(
-    action: str,
-    *,
-    actor: Actor | None = None,
-    user: User | None = None,
-    organisation_id: int | None = None,
-    client_id: int | None = None,
-    object_type: str = "",
-    object_id: object = "",
-    outcome: str = Outcome.OK,
-    detail: dict[str, Any] | None = None,
-) -> AuditEntry:
+def record(action: str, **fields: Unpack[EntryFields]) -> AuditEntry:
     """Append one entry (see `audit_entry`) to its organisation's chain, in the caller's
     transaction.
 
     Inside `batch()` the entry is appended when the batch ends, with the others.
     """
-    made = audit_entry(
-        action,
-        actor=actor,
-        user=user,
-        organisation_id=organisation_id,
-        client_id=client_id,
-        object_type=object_type,
-        object_id=object_id,
-        outcome=outcome,
-        detail=detail,
-    )
+    made = audit_entry(action, **fields)
     pending = _pending.get()
     if pending is not None and pending.depth == _depth():
         pending.entries.append(made)
