@@ -25,6 +25,7 @@ from alliance.accounts.models import (
     Membership,
     Organisation,
     Role,
+    SignInSession,
     Team,
     User,
     clinic_settings,
@@ -125,6 +126,9 @@ def _record_failure(username: str) -> None:
 def record_login(user: User, *, second_factor: bool) -> None:
     with transaction.atomic():
         LoginFailure.objects.filter(username_key=_username_key(user.username)).delete()
+        # Each sign-in sweeps the sessions that have expired (anyone's), so the table holds
+        # the sessions that can still be used and no more.
+        SignInSession.objects.filter(expire_date__lt=timezone.now()).delete()
         record(
             "login",
             user=user,

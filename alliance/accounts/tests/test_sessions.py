@@ -151,3 +151,20 @@ def test_what_the_statement_read_serves_the_role_only_after_django_accepted_the_
     assert signed_in is not None
     assert signed_in.membership is not None
     assert signed_in.membership.pk == world.clinician.pk
+
+
+def test_a_sign_in_sweeps_away_expired_sessions_and_keeps_live_ones(world, as_member, client):
+    from conftest import PASSWORD
+
+    live = as_member(world.colleague).session.session_key
+    stale = as_member(world.consultant).session.session_key
+    SignInSession.objects.filter(session_key=stale).update(
+        expire_date=timezone.now() - timedelta(minutes=1)
+    )
+
+    client.post("/login/", {"username": "clinician", "password": PASSWORD})
+
+    keys = set(SignInSession.objects.values_list("session_key", flat=True))
+    assert live in keys
+    assert stale not in keys
+    assert client.session.session_key in keys
