@@ -10,7 +10,7 @@ from alliance.accounts.models import clinic_settings
 from alliance.alerts.models import Alert, Kind, Status
 from alliance.clients.models import Client
 from alliance.measures import actions, submit_sql
-from alliance.measures.models import MeasureLink
+from alliance.measures.models import MeasureLink, Response
 from alliance.opaque import token_hash
 from alliance.rows import Columns, all_columns, execute, insert, insert_columns, table
 
@@ -177,3 +177,74 @@ def test_the_caseloads_first_order_in_sql_gives_the_querysets_ids_page_by_page(w
     clinician = world.actor(world.clinician)
     mine = by_attention(*list_clients_sql(clinician, "c"), offset=0, limit=50)
     assert len(mine) == len(priorities) + 1  # the world's own client too: the test means something
+
+
+def test_the_history_read_with_the_link_is_the_one_the_alert_rules_read(world):
+    """submit_sql.find brings the episode's history in its own statement; it must be what
+    alerts.fixed.read gives: totals in time order (not id order), follow-up check-ins kept out
+    of the treatment totals, incomplete answers left out, unresolved alerts only."""
+    from datetime import timedelta
+
+    from alliance.alerts import fixed
+    from alliance.clients.models import Encounter, EncounterKind
+    from conftest import scored_response
+
+    episode, now = world.own_episode, timezone.now()
+    check_in = Encounter.objects.create(
+        organisation=world.org,
+        client=world.own_client,
+        episode=episode,
+        starts_at=now,
+        kind=EncounterKind.FOLLOW_UP,
+    )
+    given = [  # (instrument, total, days ago, at a check-in?)
+        ("phq9", 18, 20, False),
+        ("gad7", 12, 20, False),
+        ("phq9", 15, 13, False),
+        ("alliance-session-check", 31, 13, False),
+        ("phq9", 9, 2, True),
+        ("phq9", 21, 27, False),  # stored last, yet the earliest: the intake
+        ("gad7", 10, 6, False),
+    ]
+    for instrument_id, total, ago, at_check_in in given:
+        scored_response(
+            episode,
+            instrument_id,
+            total,
+            "",
+            now - timedelta(days=ago, microseconds=ago),
+            encounter=check_in if at_check_in else world.own_encounter,
+        )
+    # Two in one second, stored in reverse: one on the second exactly (a time written without
+    # a fraction), one half a second later.
+    second = (now - timedelta(days=1)).replace(microsecond=0)
+    scored_response(episode, "gad7", 8, "", second + timedelta(microseconds=500_000))
+    scored_response(episode, "gad7", 7, "", second)
+    unfinished = scored_response(episode, "phq9", 3, "", now)
+    Response.objects.filter(pk=unfinished.pk).update(complete=False)
+    Alert.objects.create(
+        organisation=world.org,
+        client=world.own_client,
+        episode=episode,
+        kind=Kind.RUPTURE,
+        priority=3,
+        status=Status.RESOLVED,
+        opened_at=now,
+        reason="resolved, so not open",
+    )
+    _, token = actions.do_create_link(
+        world.actor(world.clinician), world.own_encounter.pk, timing="before", send_email=False
+    )
+
+    found = submit_sql.find(token_hash(token))
+    assert found is not None
+    every = {instrument_id for instrument_id, *_ in given}
+    read = fixed.read(episode.pk, every, None)
+
+    assert found.history.totals == read.totals
+    assert found.history.treatment == read.treatment
+    assert found.history.open_ids == read.open_ids
+    assert read.totals["phq9"] == [21, 18, 15, 9]  # the comparison means something
+    assert read.treatment["phq9"] == [21, 18, 15]
+    assert read.totals["gad7"] == [12, 10, 7, 8]
+    assert read.open_ids == {Kind.RISK: world.own_alert.pk}

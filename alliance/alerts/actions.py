@@ -85,12 +85,18 @@ class Findings:
 
 
 def assess(
-    episode_id: int, scored: list[Scored], clinic: ClinicSettings, *, stored_pk: int | None = None
+    episode_id: int,
+    scored: list[Scored],
+    clinic: ClinicSettings,
+    *,
+    stored_pk: int | None = None,
+    history: fixed.History | None = None,
 ) -> Findings:
     """Apply the rules to new responses of one episode. Reads, never writes.
 
     Kept apart from `apply` so a submission can do this work before its transaction starts and
     hold its locks only for the writes. `stored_pk` leaves out a response already saved.
+    `history` is the episode's, when the caller read it already (with the link it answers).
     """
     thresholds = rules.Thresholds(
         rupture_floor=clinic.rupture_floor,
@@ -102,7 +108,7 @@ def assess(
         for s in scored
         if s.result.complete and (s.instrument.reliable_change or s.instrument.id == ALLIANCE_CHECK)
     }
-    past = fixed.read(episode_id, tracked, stored_pk)
+    past = history if history is not None else fixed.read(episode_id, tracked, stored_pk)
     earlier, treatment = past.totals, past.treatment
     findings = Findings(open_ids=past.open_ids)
     for item in scored:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import ClinicSettings, clinic_settings
 from alliance.alerts.actions import Scored, apply, assess
+from alliance.alerts.fixed import History
 from alliance.audit.log import after_known_head, audit_entry, batch, record
 from alliance.clients.access import access_encounter, access_episode
 from alliance.clients.errors import ActionError, audit_refusals
@@ -269,6 +270,7 @@ def submit(
     link: MeasureLink | None = None,
     clinic: ClinicSettings | None = None,
     extras: Extras | None = None,
+    history: History | None = None,
 ) -> Submitted:
     """Validate, score, store, evaluate alerts, audit and queue notices: all or nothing.
 
@@ -276,9 +278,10 @@ def submit(
     claimed with one conditional UPDATE, so sending the same link twice (even at the same
     moment) stores one response, and the second sender hears that it was received.
     `extras` (the client's goal ratings, notes and thanks) are written in the same transaction.
+    `history` is the episode's history, read with the link (`peek`).
     """
     if link is None or link.token_hash != token_hash(token):
-        link = _find(token)
+        link, history = _find(token), None
     state = state_of(link)
     if state == "completed":
         return Submitted(link=link, repeated=True)
@@ -287,7 +290,7 @@ def submit(
     now = timezone.now()
     scored = [_scored(link, i, answers, now) for i in link.instruments if i != GOAL_PROGRESS]
     clinic = clinic or clinic_settings(link.organisation_id)
-    findings = assess(link.encounter.episode_id, scored, clinic)
+    findings = assess(link.encounter.episode_id, scored, clinic, history=history)
     result = Submitted(
         link=link,
         responses=[s.response for s in scored],

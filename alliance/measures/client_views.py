@@ -69,6 +69,7 @@ def measure_link(request: HttpRequest, token: str) -> HttpResponse:
                 link=link,
                 clinic=clinic,
                 extras=agency_link.writer(extras, parsed),
+                history=found.history if found else None,
             )
             if settings.ALLIANCE_FAULT == "ack-before-commit":
                 # PLANTED FAULT, for tests/test_crash_harness.py only (config.planted_fault

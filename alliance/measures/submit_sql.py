@@ -9,6 +9,7 @@ outside any transaction.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -19,6 +20,8 @@ from django.db.models import Model
 
 from alliance.accounts.models import ClinicSettings
 from alliance.agency.models import ClientView, RelapsePlan
+from alliance.alerts.fixed import FOLLOW_UP_VISIT, History
+from alliance.alerts.models import Alert, Status
 from alliance.audit.log import ENTRY_COLUMNS, Placed
 from alliance.audit.models import AuditEntry
 from alliance.clients.models import Encounter, Episode
@@ -48,6 +51,7 @@ class Found:
     clinic: ClinicSettings | None  # None when the clinic has not saved settings yet
     relapse_plan: bool  # the episode has a plan for staying well
     progress_shared: bool  # the clinician shares the client's progress with them
+    history: History  # the episode's history (as alerts.fixed.read gives it, every instrument)
 
 
 @cache
@@ -58,7 +62,8 @@ def _statement(vendor: str) -> str:
         f"{_EPISODE.select('p')}, {_SETTINGS.select('s')}, "
         f"EXISTS (SELECT 1 FROM {table(RelapsePlan)} r WHERE r.episode_id = e.episode_id), "
         f"EXISTS (SELECT 1 FROM {table(ClientView)} v "
-        "WHERE v.client_id = l.client_id AND v.enabled = %s) "
+        "WHERE v.client_id = l.client_id AND v.enabled = %s), "
+        f"{_history_columns(vendor)} "
         f"FROM {table(MeasureLink)} l "
         f"JOIN {table(Encounter)} e ON e.id = l.encounter_id "
         f"JOIN {table(Episode)} p ON p.id = e.episode_id "
@@ -67,8 +72,26 @@ def _statement(vendor: str) -> str:
     )
 
 
+def _history_columns(vendor: str) -> str:
+    """The episode's complete totals (each with its instrument, encounter kind, time and id)
+    and its unresolved alerts, each as one JSON array: the history `alerts.fixed.read` gives,
+    for every instrument, in the same statement as the link. JSON aggregates are PostgreSQL's
+    json_agg and SQLite's json_group_array; the totals are put in order in Python."""
+    postgresql = vendor == "postgresql"
+    aggregate = "json_agg" if postgresql else "json_group_array"
+    item = "json_build_array" if postgresql else "json_array"
+    return (
+        f"(SELECT {aggregate}({item}(r.instrument_id, r.total, x.kind, r.submitted_at, r.id)) "  # noqa: S608
+        f"FROM {table(Response)} r LEFT JOIN {table(Encounter)} x ON x.id = r.encounter_id "
+        "WHERE r.episode_id = e.episode_id AND r.complete = %s AND r.total IS NOT NULL), "
+        f"(SELECT {aggregate}({item}(a.kind, a.id)) FROM {table(Alert)} a "
+        "WHERE a.episode_id = e.episode_id AND a.status <> %s)"
+    )
+
+
 def find(token_hash: str) -> Found | None:
-    rows = execute(_statement(connection.vendor), [True, token_hash])
+    params = [True, True, Status.RESOLVED, token_hash]
+    rows = execute(_statement(connection.vendor), params)
     if not rows:
         return None
     row = list(rows[0])
@@ -80,8 +103,25 @@ def find(token_hash: str) -> Found | None:
     clinic = settings if settings.pk is not None else None
     encounter.episode = episode
     link.encounter = encounter
-    relapse_plan, progress_shared = row
-    return Found(link, clinic, bool(relapse_plan), bool(progress_shared))
+    relapse_plan, progress_shared, totals, alerts = row
+    history = History()
+    # In time order, as alerts.fixed.read gives them: submitted_at, then id. A time is text in
+    # the same form for every row (UTC), so it sorts as text.
+    for instrument_id, total, kind, _, _ in sorted(_json(totals), key=lambda t: (t[3], t[4])):
+        history.totals.setdefault(instrument_id, []).append(int(total))
+        if kind != FOLLOW_UP_VISIT:
+            history.treatment.setdefault(instrument_id, []).append(int(total))
+    history.open_ids = {kind: int(pk) for kind, pk in _json(alerts)}
+    return Found(link, clinic, bool(relapse_plan), bool(progress_shared), history)
+
+
+def _json(value: Any) -> list[list[Any]]:
+    """A JSON aggregate's rows: PostgreSQL's json_agg comes decoded (NULL for none), SQLite's
+    json_group_array as text."""
+    if value is None:
+        return []
+    found: list[list[Any]] = json.loads(value) if isinstance(value, str) else value
+    return found
 
 
 def _take(columns: Columns[M], row: list[Any]) -> M:
