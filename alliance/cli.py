@@ -199,7 +199,6 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_createadmin(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
-    _require_migrated()
     import getpass
 
     from alliance.accounts.actions import AccountError, create_organisation_with_admin
@@ -213,6 +212,7 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
             password = ""
     if not password:
         raise CliError("no password given: set ALLIANCE_ADMIN_PASSWORD or run in a terminal")
+    _require_migrated()
     try:
         membership = create_organisation_with_admin(
             name=args.organisation,
