@@ -68,13 +68,25 @@ def _check_database() -> None:
 
 
 def _require_migrated() -> None:
-    """A command that reads or writes the tables refuses a database whose schema is behind."""
+    """A command that writes through the models refuses a database whose schema is behind."""
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
     executor = MigrationExecutor(connection)
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
         raise CliError("the database schema is not up to date: run `alliance migrate` first")
+
+
+def _require_tables(app: str | None = None) -> None:
+    """A command that only reads refuses a database never migrated (for `app`, when named),
+    and takes one a migration or two behind: a backup before an upgrade's migrate is the point."""
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    applied = recorder.applied_migrations() if recorder.has_table() else {}
+    if not any(app is None or label == app for label, _ in applied):
+        raise CliError("this database was never migrated: run `alliance migrate` first")
 
 
 def _check_can_listen(host: str, port: int) -> None:
@@ -275,7 +287,7 @@ def cmd_reset_two_factor(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
-    _require_migrated()
+    _require_tables("audit")
     from alliance.audit.verify import verify_all
 
     verdict = verify_all()
@@ -286,10 +298,12 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     setup_django()
     _check_database()
-    _require_migrated()
     from alliance.backup import BackupError, make_backup
+    from alliance.backup.archive import check_destination
 
     try:
+        check_destination(Path(args.file).absolute())
+        _require_tables()
         manifest = make_backup(Path(args.file).absolute())
     except BackupError as exc:
         raise CliError(str(exc)) from None

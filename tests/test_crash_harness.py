@@ -7,8 +7,8 @@ seeded random moments; after each kill the server restarts on the same database 
 not yet acknowledged are sent again (a retry whose first POST was in flight must be answered
 "already received", and stored once). After the last run, a fresh process checks that every
 acknowledged link is completed with its responses, scores, risk alert, audit entry and the
-notices its transaction queued; that nothing anywhere is half-written; and that the audit
-chains verify.
+notices its transaction wrote, with the job that sends them; that nothing anywhere is
+half-written; and that the audit chains verify.
 
 The harness must be able to fail: with the planted fault ALLIANCE_FAULT=ack-before-commit the
 link page thanks the client before storing the answers, and the harness reports the
@@ -51,7 +51,7 @@ SEED = int(os.environ.get("ALLIANCE_CRASH_SEED", "9"))  # another seed, other an
 DEMO_SEED = 9
 THANKS = "<h1>Thank you</h1>"
 ALREADY = "We already have your answers"
-NOTIFY = "alliance.alerts.tasks.notify_care_team"
+NOTICES = "alliance.alerts.tasks.send_notices"
 DELIVER = "alliance.notify.tasks.deliver"
 ALLIANCE = [sys.executable, "-m", "alliance.cli"]
 
@@ -242,12 +242,6 @@ def _pks(rows: Any) -> list[int]:
     return sorted(set(rows.values_list("pk", flat=True)))
 
 
-def _notices_written(task: Mapping[str, Any]) -> int:
-    """A finished notice task returns "N notices queued"."""
-    words = str(task["return_value"]).split()
-    return int(words[0]) if words and words[0].isdigit() else 0
-
-
 def _tasks(baseline: dict[str, Any]) -> dict[str, Any]:
     """The queue and the outbox agree with the alerts and with each other (since the demo)."""
     from django_tasks_db.models import DBTaskResult
@@ -263,44 +257,55 @@ def _tasks(baseline: dict[str, Any]) -> dict[str, Any]:
             "task_path", "status", "args_kwargs", "return_value"
         )
     )
-    notify = [t for t in tasks if t["task_path"] == NOTIFY]
-    # Each alert's opening, and each new risk answer on it, queued one notice in its transaction.
-    queued = Counter(t["args_kwargs"]["args"][0] for t in notify)
+    # Each alert's opening, and each new risk answer on it, wrote one notice per recipient in
+    # its transaction, with one job that sends them.
     caused: Counter[int] = Counter()
     for action, object_id, detail in AuditEntry.objects.filter(
         pk__gt=baseline["audit"], action__in=["alert.open", "alert.refresh"]
     ).values_list("action", "object_id", "detail"):
         if action == "alert.open" or detail.get("kind") == "risk":
             caused[int(object_id)] += 1
-    if queued != caused:
-        problems.append(f"notice tasks per alert {dict(queued)} != alert entries {dict(caused)}")
+    recipients = {a.pk: len(notice_recipients(a)) for a in Alert.objects.filter(pk__in=caused)}
+    notice_jobs = [t for t in tasks if t["task_path"] == NOTICES]
+    jobs = Counter(t["args_kwargs"]["args"][0] for t in notice_jobs)
+    wanted = Counter({pk: n for pk, n in caused.items() if recipients.get(pk)})
+    if jobs != wanted:
+        problems.append(f"notice jobs per alert {dict(jobs)} != alert entries {dict(wanted)}")
+    in_jobs = Counter(pk for t in notice_jobs for pk in t["args_kwargs"]["args"][1])
+    problems += [f"message #{pk} is in {n} notice jobs" for pk, n in in_jobs.items() if n > 1]
     deliveries = [t for t in tasks if t["task_path"] == DELIVER]
     delivered = {t["args_kwargs"]["args"][0] for t in deliveries}
     new = Message.objects.filter(pk__gt=baseline["message"])
     messages = set(new.values_list("pk", flat=True))
-    problems += [f"message #{pk} has no delivery task" for pk in sorted(messages - delivered)]
-    strays = {pk for pk in delivered if pk > baseline["message"]} - messages
-    problems += [f"delivery task for missing message #{pk}" for pk in sorted(strays)]
+    covered = set(in_jobs) | delivered
+    problems += [f"message #{pk} has no job to send it" for pk in sorted(messages - covered)]
+    strays = {pk for pk in covered if pk > baseline["message"]} - messages
+    problems += [f"a job sends missing message #{pk}" for pk in sorted(strays)]
     problems += [f"task {t['task_path']} failed" for t in tasks if t["status"] == "FAILED"]
-    # A task the kill caught running stays RUNNING: django-tasks runs each once at most. Its
-    # notices are in the outbox if its transaction committed before the kill, and never if not.
-    done = sum(_notices_written(t) for t in notify if t["status"] == "SUCCESSFUL")
-    running = [t["args_kwargs"]["args"][0] for t in notify if t["status"] == "RUNNING"]
-    could = sum(len(notice_recipients(a)) for a in Alert.objects.filter(pk__in=running))
     notices = new.filter(kind__startswith="alert.").count()
-    if not done <= notices <= done + could:
-        problems.append(f"{notices} notices in the outbox; tasks wrote {done} to {done + could}")
-    # Messages whose only delivery task was caught running by a kill.
-    sending = {t["args_kwargs"]["args"][0] for t in deliveries if t["status"] == "RUNNING"}
-    sending -= {t["args_kwargs"]["args"][0] for t in deliveries if t["status"] != "RUNNING"}
+    expected = sum(n * recipients.get(pk, 0) for pk, n in caused.items())
+    if notices != expected:
+        problems.append(f"{notices} notices in the outbox; the alert entries call for {expected}")
+    # A job the kill caught running stays RUNNING: django-tasks runs each once at most. Its
+    # emails not sent by then stay unsent (the outbox keeps them, for a resend).
+    sending_jobs = notice_jobs + deliveries
+    running = [t for t in sending_jobs if t["status"] == "RUNNING"]
+    finished = [t for t in sending_jobs if t["status"] != "RUNNING"]
+    sending = {pk for t in running for pk in _message_ids(t)}
+    sending -= {pk for t in finished for pk in _message_ids(t)}
     return {
         "problems": problems,
         "alerts": len(caused),
         "notices": notices,
         "stranded": dict(Counter(t["task_path"] for t in tasks if t["status"] == "RUNNING")),
-        "notices_never_written": done + could - notices,
         "emails_never_sent": Message.objects.filter(pk__in=sending, sent_at__isnull=True).count(),
     }
+
+
+def _message_ids(task: Mapping[str, Any]) -> list[int]:
+    """The messages a notice job (alert id, message ids) or a delivery job (message id) sends."""
+    args = task["args_kwargs"]["args"]
+    return list(args[1]) if task["task_path"] == NOTICES else [args[0]]
 
 
 def _in_subprocess(function: str, args: list[str], env: dict[str, str]) -> Any:
@@ -534,7 +539,6 @@ class Report:
             f"{self.check['risk_submissions']} acknowledged with item 9 endorsed, "
             f"{self.check['alerts']} alerts, {self.check['notices']} notices, "
             f"tasks left RUNNING by kills {self.check['stranded']} (so "
-            f"{self.check['notices_never_written']} notices never written, "
             f"{self.check['emails_never_sent']} emails never sent); "
             f"refused {dict(t.refused)}; {t.seconds:.0f}s; audit: {self.audit}"
         )

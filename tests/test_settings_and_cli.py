@@ -138,6 +138,30 @@ def test_a_command_on_a_database_never_migrated_says_so_in_one_line(tmp_path, co
     assert not (tmp_path / "copy.alliance").exists()
 
 
+def test_a_backup_checks_its_file_name_before_the_database(tmp_path):
+    (tmp_path / "taken.alliance").write_text("")
+
+    result = run([*ALLIANCE, "backup", "taken.alliance"], clean_env(tmp_path), tmp_path)
+
+    assert_one_line_error(result, "alliance:", "already exists")
+
+
+def test_a_database_a_migration_behind_can_still_be_backed_up_and_verified(tmp_path):
+    """The upgrade's order: new code, a backup, then migrate. Reading commands take a schema
+    a migration behind; only one never migrated is refused."""
+    env = clean_env(tmp_path)
+    assert run([*ALLIANCE, "migrate"], env, tmp_path).returncode == 0
+    behind = [*ALLIANCE, "manage", "migrate", "accounts", "0006_sign_in_sessions", "-v", "0"]
+    assert run(behind, env, tmp_path).returncode == 0
+
+    backup = run([*ALLIANCE, "backup", "before-upgrade.alliance"], env, tmp_path)
+    verify = run([*ALLIANCE, "audit", "verify"], env, tmp_path)
+
+    assert backup.returncode == 0, backup.stderr
+    assert (tmp_path / "before-upgrade.alliance").exists()
+    assert verify.returncode == 0, verify.stderr
+
+
 def test_it_creates_a_clinic_and_its_admin_from_the_command_line(data_dir):
     env = clean_env(data_dir, ALLIANCE_ADMIN_PASSWORD=STRONG_PASSWORD)
     args = [*ALLIANCE, "createadmin", "boss", "--organisation", "Riverside", "--slug", "riverside"]

@@ -19,10 +19,11 @@ from alliance.audit.log import record
 from alliance.audit.models import Outcome
 from alliance.clients.access import MAX_ID, visible_clients
 from alliance.clients.errors import ActionError, NotFound, StaleWrite, audit_refusals
-from alliance.clients.models import CareRole
+from alliance.clients.models import CareRole, CareTeamMember
 from alliance.measurement import Instrument, ScoreResult
 from alliance.measures.models import Response
-from alliance.notify.outbox import queue_email
+from alliance.notify.models import Message
+from alliance.notify.outbox import write_email
 from alliance.trajectories.expected import expected_for
 
 ALLIANCE_CHECK = "alliance-session-check"
@@ -108,6 +109,7 @@ def assess(
         for s in scored
         if s.result.complete and (s.instrument.reliable_change or s.instrument.id == ALLIANCE_CHECK)
     }
+    assert history is None or stored_pk is None, "a given history cannot leave a response out"
     past = history if history is not None else fixed.read(episode_id, tracked, stored_pk)
     earlier, treatment = past.totals, past.treatment
     findings = Findings(open_ids=past.open_ids)
@@ -195,7 +197,7 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
             detail={"kind": signal.kind},
         )
         if signal.kind == Kind.RISK:
-            _notify_care_team(existing)
+            _notify_care_team(existing, alert)
         return
     try:
         with transaction.atomic():  # a concurrent submission may have opened it a moment ago
@@ -214,30 +216,35 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
         object_id=alert.pk,
         detail={"kind": signal.kind},
     )
-    _notify_care_team(alert.pk)
+    _notify_care_team(alert.pk, alert)
 
 
-def _notify_care_team(alert_id: int) -> None:
-    """Queue the notice in the transaction; the worker writes the emails, off the request."""
-    from alliance.alerts.tasks import notify_care_team
+def _notify_care_team(alert_id: int, alert: Alert) -> None:
+    """Write the notices in the transaction, with the one job that sends them all (the worker
+    then runs one job per alert, not one to write the notices and one per email)."""
+    from alliance.alerts.tasks import send_notices
 
-    notify_care_team.enqueue(alert_id)
+    messages = write_notices(alert)
+    if messages:
+        send_notices.enqueue(alert_id, [m.pk for m in messages])
 
 
 def notice_recipients(alert: Alert) -> list[str]:
     """The lead's email, and for a risk alert the whole care team's."""
-    places = alert.client.care_team.filter(ended_at__isnull=True).select_related("membership__user")
+    places = CareTeamMember.objects.filter(
+        client_id=alert.client_id, ended_at__isnull=True
+    ).select_related("membership__user")
     if alert.kind != Kind.RISK:
         places = places.filter(care_role=CareRole.LEAD)
     return [p.membership.user.email for p in places if p.membership.user.email]
 
 
-def write_notices(alert: Alert) -> int:
-    """Put one email per recipient in the outbox. The email names no client."""
+def write_notices(alert: Alert) -> list[Message]:
+    """One email per recipient in the outbox, in the caller's transaction; the caller queues
+    the job that sends them. The email names no client."""
     label = Kind(alert.kind).label.lower()
-    recipients = notice_recipients(alert)
-    for email in recipients:
-        queue_email(
+    return [
+        write_email(
             organisation_id=alert.organisation_id,
             kind=f"alert.{alert.kind}",
             to=email,
@@ -248,7 +255,8 @@ def write_notices(alert: Alert) -> int:
                 "This email names no client, by design."
             ),
         )
-    return len(recipients)
+        for email in notice_recipients(alert)
+    ]
 
 
 @audit_refusals("alert.acknowledge")

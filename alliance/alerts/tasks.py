@@ -7,12 +7,26 @@ from django_tasks import task
 
 
 @task()
+def send_notices(alert_id: int, message_ids: list[int]) -> str:
+    """Send the notices an alert's transaction wrote (one job per alert, not one per email);
+    an email the mail server refuses is tried again by its own `deliver` job."""
+    from alliance.notify.tasks import send
+
+    sent = [send(pk) for pk in message_ids].count("sent")
+    return f"{sent} of {len(message_ids)} notices sent for alert {alert_id}"
+
+
+@task()
 def notify_care_team(alert_id: int) -> str:
+    """Jobs queued before the notices were written with their alert: write them now."""
     from alliance.alerts.actions import write_notices
     from alliance.alerts.models import Alert
 
     with transaction.atomic():
-        alert = Alert.objects.select_related("client").filter(pk=alert_id).first()
+        alert = Alert.objects.filter(pk=alert_id).first()
         if alert is None:
             return "no such alert"
-        return f"{write_notices(alert)} notices queued"
+        messages = write_notices(alert)
+        if messages:
+            send_notices.enqueue(alert_id, [m.pk for m in messages])
+    return f"{len(messages)} notices queued"

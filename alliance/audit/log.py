@@ -113,6 +113,9 @@ class EntryFields(TypedDict, total=False):
 
 def audit_entry(action: str, **fields: Unpack[EntryFields]) -> AuditEntry:
     """An entry on its organisation's chain, not yet numbered nor written (see `record`)."""
+    unknown = fields.keys() - EntryFields.__optional_keys__
+    if unknown:  # a misspelt field would otherwise leave the entry without what it names
+        raise TypeError(f"an audit entry has no {', '.join(sorted(unknown))}")
     actor, user = fields.get("actor"), fields.get("user")
     organisation_id = fields.get("organisation_id")
     if actor is not None:

@@ -16,7 +16,7 @@ from alliance.accounts.actor import Actor
 from alliance.accounts.models import ClinicSettings, clinic_settings
 from alliance.alerts.actions import Scored, apply, assess
 from alliance.alerts.fixed import History
-from alliance.audit.log import after_known_head, audit_entry, batch, record
+from alliance.audit.log import EntryFields, after_known_head, audit_entry, batch, record
 from alliance.clients.access import access_encounter, access_episode
 from alliance.clients.errors import ActionError, audit_refusals
 from alliance.clients.models import Encounter, EncounterKind, Phase
@@ -296,17 +296,12 @@ def submit(
         responses=[s.response for s in scored],
         risk=any(f.startswith("risk:") for s in scored for f in s.result.flags),
     )
-    audited: dict[str, Any] = {
-        "organisation_id": link.organisation_id,
-        "client_id": link.client_id,
-        "object_type": "link",
-        "object_id": link.pk,
-    }
     if extras is None and not findings.signals and not findings.follow_ups and _alone():
         # Nothing but the claim, the responses and the audit entry to write: on PostgreSQL
         # that is one statement, committed on its own (when it cannot be, it writes nothing).
-        instruments = {"instruments": list(link.instruments)}
-        made = audit_entry("response.submit", **audited, detail=instruments)
+        made = audit_entry(
+            "response.submit", **_submitted(link, {"instruments": list(link.instruments)})
+        )
         placed = after_known_head(made)
         try:
             stored = placed is not None and submit_sql.claim_store_and_record(
@@ -325,8 +320,19 @@ def submit(
         detail: dict[str, object] = {"instruments": list(link.instruments)}
         if extras is not None:
             detail.update(extras(link, now))
-        record("response.submit", **audited, detail=detail)
+        record("response.submit", **_submitted(link, detail))
     return result
+
+
+def _submitted(link: MeasureLink, detail: dict[str, Any]) -> EntryFields:
+    """What the audit entry of a submission says."""
+    return {
+        "organisation_id": link.organisation_id,
+        "client_id": link.client_id,
+        "object_type": "link",
+        "object_id": link.pk,
+        "detail": detail,
+    }
 
 
 def _alone() -> bool:

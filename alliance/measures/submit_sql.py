@@ -80,8 +80,11 @@ def _history_columns(vendor: str) -> str:
     postgresql = vendor == "postgresql"
     aggregate = "json_agg" if postgresql else "json_group_array"
     item = "json_build_array" if postgresql else "json_array"
+    # PostgreSQL orders inside the aggregate; SQLite's order is sorted again in Python.
+    order = " ORDER BY r.submitted_at, r.id" if postgresql else ""
     return (
-        f"(SELECT {aggregate}({item}(r.instrument_id, r.total, x.kind, r.submitted_at, r.id)) "  # noqa: S608
+        f"(SELECT {aggregate}({item}(r.instrument_id, r.total, x.kind, r.submitted_at, r.id)"  # noqa: S608
+        f"{order}) "
         f"FROM {table(Response)} r LEFT JOIN {table(Encounter)} x ON x.id = r.encounter_id "
         "WHERE r.episode_id = e.episode_id AND r.complete = %s AND r.total IS NOT NULL), "
         f"(SELECT {aggregate}({item}(a.kind, a.id)) FROM {table(Alert)} a "
@@ -105,8 +108,8 @@ def find(token_hash: str) -> Found | None:
     link.encounter = encounter
     relapse_plan, progress_shared, totals, alerts = row
     history = History()
-    # In time order, as alerts.fixed.read gives them: submitted_at, then id. A time is text in
-    # the same form for every row (UTC), so it sorts as text.
+    # In time order, as alerts.fixed.read gives them: submitted_at, then id. PostgreSQL sent
+    # them so; SQLite keeps times as UTC text of one form, which sorts as the times do.
     for instrument_id, total, kind, _, _ in sorted(_json(totals), key=lambda t: (t[3], t[4])):
         history.totals.setdefault(instrument_id, []).append(int(total))
         if kind != FOLLOW_UP_VISIT:

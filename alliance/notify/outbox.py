@@ -9,7 +9,17 @@ from alliance.notify.tasks import deliver
 
 
 def queue_email(*, organisation_id: int, kind: str, to: str, subject: str, body: str) -> Message:
-    message = Message.objects.create(
+    message = write_email(
+        organisation_id=organisation_id, kind=kind, to=to, subject=subject, body=body
+    )
+    deliver.enqueue(message.pk)  # the database backend stores the job in the same transaction
+    return message
+
+
+def write_email(*, organisation_id: int, kind: str, to: str, subject: str, body: str) -> Message:
+    """The message alone, in the caller's transaction: the caller queues the job that sends it
+    (notify.tasks.send), in the same transaction, so that it is never left unsent."""
+    return Message.objects.create(
         organisation_id=organisation_id,
         kind=kind,
         to=to,
@@ -17,5 +27,3 @@ def queue_email(*, organisation_id: int, kind: str, to: str, subject: str, body:
         body=body,
         created_at=timezone.now(),
     )
-    deliver.enqueue(message.pk)  # the database backend stores the job in the same transaction
-    return message

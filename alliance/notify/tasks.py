@@ -16,6 +16,12 @@ MAX_ATTEMPTS = 5
 @task()
 def deliver(message_id: int) -> str:
     """Send one outbox message; retried with growing pauses if the mail server fails."""
+    return send(message_id)
+
+
+def send(message_id: int) -> str:
+    """Send one outbox message now, in whichever job holds it; on failure a `deliver` job tries
+    again after a pause, up to MAX_ATTEMPTS."""
     message = Message.objects.filter(pk=message_id, sent_at__isnull=True).first()
     if message is None:
         return "already sent"

@@ -378,3 +378,9 @@ def test_without_the_append_triggers_the_chain_stays_whole_and_a_migrate_puts_th
     assert (head.seq, head.hash) == (after.seq, after.hash)
     verdict = verify_all()
     assert verdict.ok, verdict.line()
+
+
+def test_a_misspelt_field_of_an_entry_is_refused_not_dropped():
+    with pytest.raises(TypeError, match="objectid"):
+        log.audit_entry("test.event", organisation_id=3, objectid=7)  # type: ignore[call-arg]
+    assert not AuditEntry.objects.filter(action="test.event").exists()

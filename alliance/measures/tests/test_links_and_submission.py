@@ -83,13 +83,19 @@ def test_a_complete_submission_stores_scores_alerts_audit_and_notices_together(f
     alert = Alert.objects.get(client=world.own_client)
     assert (alert.kind, alert.status) == (Kind.RISK, Status.OPEN)
     assert "answered 2" in alert.reason
-    # The notice is queued in the same transaction; the worker writes and sends the email.
-    from alliance.alerts.tasks import notify_care_team
+    # The notice is written in the same transaction, with the one job that sends it.
+    from django_tasks_db.models import DBTaskResult
 
-    assert not Message.objects.exists()
-    notify_care_team.call(alert.pk)
-    assert Message.objects.filter(to="lead@clinic.invalid", kind="alert.risk").count() == 1
-    assert world.own_client.display_name not in Message.objects.get().body
+    from alliance.alerts.tasks import send_notices
+
+    notice = Message.objects.get(to="lead@clinic.invalid", kind="alert.risk")
+    assert notice.sent_at is None
+    assert world.own_client.display_name not in notice.body
+    job = DBTaskResult.objects.get(task_path="alliance.alerts.tasks.send_notices")
+    assert job.args_kwargs["args"] == [alert.pk, [notice.pk]]
+    send_notices.call(alert.pk, [notice.pk])  # as the worker runs it
+    assert [m.to for m in mail.outbox] == [["lead@clinic.invalid"]]
+    assert Message.objects.get(pk=notice.pk).sent_at is not None
     logged = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"response.submit", "alert.open"} <= logged
     assert MeasureLink.objects.get(pk=link.pk).completed_at is not None
