@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ from alliance.clients.models import CareRole, CareTeamMember
 from alliance.measurement import Instrument, ScoreResult
 from alliance.measures.models import Response
 from alliance.notify.models import Message
-from alliance.notify.outbox import write_email
+from alliance.notify.outbox import write_emails
 from alliance.trajectories.expected import expected_for
 
 ALLIANCE_CHECK = "alliance-session-check"
@@ -199,10 +199,7 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
         if signal.kind == Kind.RISK:
             _notify_care_team(existing, alert)
         return
-    try:
-        with transaction.atomic():  # a concurrent submission may have opened it a moment ago
-            fixed.open_alert(alert)
-    except IntegrityError:
+    if not fixed.open_alert(alert):  # a concurrent submission opened it a moment ago
         current = Alert.objects.filter(
             episode_id=response.episode_id, kind=signal.kind
         ).unresolved()
@@ -243,20 +240,18 @@ def write_notices(alert: Alert) -> list[Message]:
     """One email per recipient in the outbox, in the caller's transaction; the caller queues
     the job that sends them. The email names no client."""
     label = Kind(alert.kind).label.lower()
-    return [
-        write_email(
-            organisation_id=alert.organisation_id,
-            kind=f"alert.{alert.kind}",
-            to=email,
-            subject="Alliance: an alert needs your attention",
-            body=(
-                f"A client on your caseload has a new alert ({label}).\n\n"
-                f"Sign in to see it: {settings.ALLIANCE_BASE_URL}/\n\n"
-                "This email names no client, by design."
-            ),
-        )
-        for email in notice_recipients(alert)
-    ]
+    body = (
+        f"A client on your caseload has a new alert ({label}).\n\n"
+        f"Sign in to see it: {settings.ALLIANCE_BASE_URL}/\n\n"
+        "This email names no client, by design."
+    )
+    return write_emails(
+        organisation_id=alert.organisation_id,
+        kind=f"alert.{alert.kind}",
+        to=notice_recipients(alert),
+        subject="Alliance: an alert needs your attention",
+        body=body,
+    )
 
 
 @audit_refusals("alert.acknowledge")

@@ -15,7 +15,7 @@ from alliance.alerts.models import Alert, Kind, Status
 from alliance.clients.access import visible_clients_sql
 from alliance.clients.models import Client, Encounter, EncounterKind
 from alliance.measures.models import Response
-from alliance.rows import Columns, execute, insert, insert_columns, placeholders, table, update
+from alliance.rows import Columns, execute, insert_columns, placeholders, table, update
 
 FOLLOW_UP_VISIT = EncounterKind.FOLLOW_UP
 
@@ -68,9 +68,24 @@ _NEW = insert_columns(Alert)
 _CHANGED = Columns(Alert, ["reason", "facts", "response", "status", "opened_at"])
 
 
-def open_alert(alert: Alert) -> None:
-    """INSERT a new alert; it gets its id. IntegrityError when one of its kind is unresolved."""
-    insert(_NEW, [alert], key="kind")
+def open_alert(alert: Alert) -> bool:
+    """INSERT a new alert, which gets its id; False, with nothing written, when one of its kind
+    is unresolved already (a concurrent submission may have opened it a moment ago). No error,
+    so no savepoint is needed around it."""
+    found = execute(_open_statement(connection.vendor), _NEW.params(alert))
+    if not found:
+        return False
+    alert.pk = found[0][0]
+    alert._state.adding, alert._state.db = False, connection.alias
+    return True
+
+
+@cache
+def _open_statement(vendor: str) -> str:
+    return (
+        f"INSERT INTO {table(Alert)} ({_NEW.names()}) "  # noqa: S608
+        f"VALUES ({placeholders(len(_NEW))}) ON CONFLICT DO NOTHING RETURNING id"
+    )
 
 
 def refresh(alert_id: int, changed: Alert) -> bool:
