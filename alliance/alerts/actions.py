@@ -197,7 +197,7 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
             detail={"kind": signal.kind},
         )
         if signal.kind == Kind.RISK:
-            _notify_care_team(existing, alert)
+            queue_notices(existing, alert)
         return
     if not fixed.open_alert(alert):  # a concurrent submission opened it a moment ago
         current = Alert.objects.filter(
@@ -213,17 +213,19 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
         object_id=alert.pk,
         detail={"kind": signal.kind},
     )
-    _notify_care_team(alert.pk, alert)
+    queue_notices(alert.pk, alert)
 
 
-def _notify_care_team(alert_id: int, alert: Alert) -> None:
-    """Write the notices in the transaction, with the one job that sends them all (the worker
-    then runs one job per alert, not one to write the notices and one per email)."""
+def queue_notices(alert_id: int, alert: Alert) -> int:
+    """Write the alert's notices in the caller's transaction, with the one job that sends them
+    all (the worker then runs one job per alert, not one per email); how many were written.
+    `alert` gives the kind, client and clinic; `alert_id` is the stored alert's."""
     from alliance.alerts.tasks import send_notices
 
     messages = write_notices(alert)
     if messages:
         send_notices.enqueue(alert_id, [m.pk for m in messages])
+    return len(messages)
 
 
 def notice_recipients(alert: Alert) -> list[str]:

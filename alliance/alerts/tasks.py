@@ -19,14 +19,11 @@ def send_notices(alert_id: int, message_ids: list[int]) -> str:
 @task()
 def notify_care_team(alert_id: int) -> str:
     """Jobs queued before the notices were written with their alert: write them now."""
-    from alliance.alerts.actions import write_notices
+    from alliance.alerts.actions import queue_notices
     from alliance.alerts.models import Alert
 
     with transaction.atomic():
         alert = Alert.objects.filter(pk=alert_id).first()
         if alert is None:
             return "no such alert"
-        messages = write_notices(alert)
-        if messages:
-            send_notices.enqueue(alert_id, [m.pk for m in messages])
-    return f"{len(messages)} notices queued"
+        return f"{queue_notices(alert_id, alert)} notices queued"

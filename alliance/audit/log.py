@@ -245,7 +245,7 @@ def _append_to_chains(entries: list[AuditEntry]) -> None:
                 # Where the triggers of audit.guards are in place they move the head as the
                 # rows go in, and this writes the same values again.
                 moved = f"UPDATE {table(ChainHead)} SET seq = %s, hash = %s WHERE chain = %s"  # noqa: S608
-                insert(_ENTRY, rows, key="seq", then=(moved, [*head, chain]))
+                insert(ENTRY_COLUMNS, rows, key="seq", then=(moved, [*head, chain]))
             _known_heads()[chain] = head
 
 
@@ -279,18 +279,17 @@ def _append_after_known_head(chain: int, rows: list[AuditEntry]) -> tuple[int, s
     if guards.appends_by_trigger(connection):
         # An SQLite without RETURNING inserts through bulk_create, whose own atomic block would
         # leave the caller's transaction unusable after the refusal: a savepoint keeps it whole.
-        old = (
-            connection.in_atomic_block and not connection.features.can_return_rows_from_bulk_insert
-        )
+        returning = connection.features.can_return_rows_from_bulk_insert
+        savepoint = connection.in_atomic_block and not returning
         try:
-            with transaction.atomic() if old else nullcontext():
-                insert(_ENTRY, rows, key="seq")
+            with transaction.atomic() if savepoint else nullcontext():
+                insert(ENTRY_COLUMNS, rows, key="seq")
         except IntegrityError as exc:
             if guards.HEAD_MOVED not in str(exc):
                 raise
             return None
         return head
-    if insert(_ENTRY, rows, key="seq", only_if=(_move_if_known(), [*head, chain, *known])):
+    if insert(ENTRY_COLUMNS, rows, key="seq", only_if=(_move_if_known(), [*head, chain, *known])):
         return head
     return None
 
@@ -313,8 +312,8 @@ def _linked(rows: list[AuditEntry], seq: int, previous: str) -> tuple[int, str]:
 
 
 # Fixed statements (alliance.rows): every request that reads client data appends here.
-_ENTRY = insert_columns(AuditEntry)
-ENTRY_COLUMNS = _ENTRY  # for a caller that writes an entry in a statement of its own
+# Also for a caller that writes an entry in a statement of its own (measures.submit_sql).
+ENTRY_COLUMNS = insert_columns(AuditEntry)
 
 
 def _move_if_known() -> str:

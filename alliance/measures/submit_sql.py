@@ -134,15 +134,15 @@ def _take(columns: Columns[M], row: list[Any]) -> M:
     return instance
 
 
+_CLAIMABLE = "completed_at IS NULL AND revoked_at IS NULL AND expires_at > %s"
+
+
 def claim_and_store(link_id: int, now: datetime, responses: list[Response]) -> bool:
     """Mark the link completed, if it still can be, and insert the responses (each gets its
     id); False, with nothing written, when another sender got there first."""
     at = connection.ops.adapt_datetimefield_value(now)
     claim = f"UPDATE {table(MeasureLink)} SET completed_at = %s WHERE id = %s AND {_CLAIMABLE}"  # noqa: S608
     return insert(_RESPONSE, responses, key="instrument_id", only_if=(claim, [at, link_id, at]))
-
-
-_CLAIMABLE = "completed_at IS NULL AND revoked_at IS NULL AND expires_at > %s"
 
 
 def claim_store_and_record(
