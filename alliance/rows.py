@@ -202,11 +202,12 @@ def typed_values(columns: Columns[Any], count: int) -> str:
     Typed, because a NULL in a VALUES list under SELECT would otherwise be read as text; text
     without its length, because a cast to varchar(n) would cut a longer value short where the
     column refuses it (as it does a plain INSERT's)."""
-    row = ", ".join(f"CAST(%s AS {_cast_type(f)})" for f in columns.fields)
+    row = ", ".join(f"CAST(%s AS {cast_type(f)})" for f in columns.fields)
     return f"(VALUES {', '.join([f'({row})'] * count)})"
 
 
-def _cast_type(field: Field[Any, Any]) -> str:
+def cast_type(field: Field[Any, Any]) -> str:
+    """The type a parameter is cast to for the field's column (see `typed_values`)."""
     if isinstance(field, CharField):
         return str(connection.ops.cast_char_field_without_max_length)
     return str(field.cast_db_type(connection))  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -19,7 +19,6 @@ from alliance.audit.log import record
 from alliance.audit.models import Outcome
 from alliance.clients.access import MAX_ID, visible_clients
 from alliance.clients.errors import ActionError, NotFound, StaleWrite, audit_refusals
-from alliance.clients.models import CareRole, CareTeamMember
 from alliance.measurement import Instrument, ScoreResult
 from alliance.measures.models import Response
 from alliance.notify.models import Message
@@ -222,38 +221,43 @@ def queue_notices(alert_id: int, alert: Alert) -> int:
     `alert` gives the kind, client and clinic; `alert_id` is the stored alert's."""
     from alliance.alerts.tasks import send_notices
 
-    messages = write_notices(alert)
-    if messages:
-        send_notices.enqueue(alert_id, [m.pk for m in messages])
-    return len(messages)
+    ids = write_notices(alert)
+    if ids:
+        send_notices.enqueue(alert_id, ids)
+    return len(ids)
 
 
 def notice_recipients(alert: Alert) -> list[str]:
     """The lead's email, and for a risk alert the whole care team's."""
-    places = CareTeamMember.objects.filter(
-        client_id=alert.client_id, ended_at__isnull=True
-    ).select_related("membership__user")
-    if alert.kind != Kind.RISK:
-        places = places.filter(care_role=CareRole.LEAD)
-    return [p.membership.user.email for p in places if p.membership.user.email]
+    return fixed.recipients(alert)
 
 
-def write_notices(alert: Alert) -> list[Message]:
+def write_notices(alert: Alert) -> list[int]:
     """One email per recipient in the outbox, in the caller's transaction; the caller queues
-    the job that sends them. The email names no client."""
+    the job that sends them. The email names no client. The new messages' ids."""
     label = Kind(alert.kind).label.lower()
-    body = (
-        f"A client on your caseload has a new alert ({label}).\n\n"
-        f"Sign in to see it: {settings.ALLIANCE_BASE_URL}/\n\n"
-        "This email names no client, by design."
-    )
-    return write_emails(
+    notice = Message(
         organisation_id=alert.organisation_id,
         kind=f"alert.{alert.kind}",
-        to=notice_recipients(alert),
         subject="Alliance: an alert needs your attention",
-        body=body,
+        body=(
+            f"A client on your caseload has a new alert ({label}).\n\n"
+            f"Sign in to see it: {settings.ALLIANCE_BASE_URL}/\n\n"
+            "This email names no client, by design."
+        ),
+        created_at=timezone.now(),
     )
+    if connection.features.can_return_rows_from_bulk_insert:
+        return fixed.write_notices(alert, notice)
+    # SQLite before 3.35 (no RETURNING): the recipients, then one message each.
+    written = write_emails(
+        organisation_id=notice.organisation_id,
+        kind=notice.kind,
+        to=fixed.recipients(alert),
+        subject=notice.subject,
+        body=notice.body,
+    )
+    return [m.pk for m in written]
 
 
 @audit_refusals("alert.acknowledge")

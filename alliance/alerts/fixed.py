@@ -1,6 +1,7 @@
 """The alert rules' reads and writes on the submission path, in fixed statements (see
 alliance.rows): the episode's history in one read (its earlier complete totals per instrument,
-oldest first, and its unresolved alerts by kind), then opening or refreshing an alert."""
+oldest first, and its unresolved alerts by kind), then opening or refreshing an alert, and
+writing its notices to the care team in the outbox."""
 
 from __future__ import annotations
 
@@ -11,11 +12,22 @@ from typing import Any
 from django.db import connection
 
 from alliance.accounts.actor import Actor
+from alliance.accounts.models import Membership, User
 from alliance.alerts.models import Alert, Kind, Status
 from alliance.clients.access import visible_clients_sql
-from alliance.clients.models import Client, Encounter, EncounterKind
+from alliance.clients.models import CareRole, CareTeamMember, Client, Encounter, EncounterKind
 from alliance.measures.models import Response
-from alliance.rows import Columns, execute, insert_columns, placeholders, table, update
+from alliance.notify.models import Message
+from alliance.rows import (
+    Columns,
+    cast_type,
+    execute,
+    insert_columns,
+    placeholders,
+    quote,
+    table,
+    update,
+)
 
 FOLLOW_UP_VISIT = EncounterKind.FOLLOW_UP
 
@@ -106,6 +118,62 @@ def refresh(alert_id: int, changed: Alert) -> bool:
             statement,
             [new["reason"], new["facts"], new["response"], *extra, alert_id, Status.RESOLVED],
         )
+    )
+
+
+_MESSAGE = insert_columns(Message)
+
+
+def _care_team(lead_only: bool) -> str:
+    """Who an alert's notices go to (the FROM and WHERE of a statement): the client's current
+    care team, or only its lead for an alert of another kind than risk; each with an address."""
+    lead = " AND c.care_role = %s" if lead_only else ""
+    return (
+        f"FROM {table(CareTeamMember)} c "
+        f"JOIN {table(Membership)} m ON m.id = c.membership_id "
+        f"JOIN {table(User)} u ON u.id = m.user_id "
+        f"WHERE c.client_id = %s AND c.ended_at IS NULL AND u.email <> %s{lead}"
+    )
+
+
+def _team_params(alert: Alert) -> list[Any]:
+    lead_only = alert.kind != Kind.RISK
+    return [alert.client_id, "", *([CareRole.LEAD] if lead_only else [])]
+
+
+def recipients(alert: Alert) -> list[str]:
+    """The addresses an alert's notices go to (see `_care_team`)."""
+    statement = _recipients_statement(connection.vendor, alert.kind != Kind.RISK)
+    return [email for (email,) in execute(statement, _team_params(alert))]
+
+
+@cache
+def _recipients_statement(vendor: str, lead_only: bool) -> str:
+    return f"SELECT u.email {_care_team(lead_only)} ORDER BY c.id"
+
+
+def write_notices(alert: Alert, notice: Message) -> list[int]:
+    """A copy of `notice` to each of the alert's recipients, written in one statement that
+    finds them (see `_care_team`); the new messages' ids."""
+    lead_only = alert.kind != Kind.RISK
+    values = zip(_MESSAGE.fields, _MESSAGE.params(notice), strict=True)
+    params = [v for f, v in values if f.name != "to"]
+    statement = _notices_statement(connection.vendor, lead_only)
+    return [pk for (pk,) in execute(statement, [*params, *_team_params(alert)])]
+
+
+@cache
+def _notices_statement(vendor: str, lead_only: bool) -> str:
+    # Typed on PostgreSQL, where a parameter in a SELECT list is otherwise read as text.
+    values = ", ".join(
+        "u.email"
+        if f.name == "to"
+        else (f"CAST(%s AS {cast_type(f)})" if vendor == "postgresql" else "%s")
+        for f in _MESSAGE.fields
+    )
+    return (
+        f"INSERT INTO {table(Message)} ({_MESSAGE.names()}) "
+        f"SELECT {values} {_care_team(lead_only)} ORDER BY c.id RETURNING {quote('id')}"
     )
 
 

@@ -1,0 +1,85 @@
+"""Who an alert's notices go to, and what each notice says, written in one statement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alliance.accounts.models import Role, User
+from alliance.alerts.actions import notice_recipients, queue_notices, write_notices
+from alliance.alerts.models import Alert, Kind
+from alliance.clients.models import CareRole, CareTeamMember
+from alliance.notify.models import Message
+from conftest import World, _care, _member
+
+
+@pytest.fixture
+def team(world):
+    """own_client's care team: the lead and the consultant with addresses, a member without
+    one, and a member whose place has ended."""
+    User.objects.filter(pk=world.clinician.user_id).update(email="lead@clinic.invalid")
+    User.objects.filter(pk=world.consultant.user_id).update(email="consultant@clinic.invalid")
+    silent = _member(world.org, "silent", Role.CLINICIAN)
+    _care(world.own_client, silent, CareRole.MEMBER)
+    gone = _member(world.org, "gone", Role.CLINICIAN)
+    User.objects.filter(pk=gone.user_id).update(email="gone@clinic.invalid")
+    _care(world.own_client, gone, CareRole.MEMBER)
+    CareTeamMember.objects.filter(membership=gone).update(ended_at=timezone.now())
+    # Someone else's lead, who must hear nothing of this client.
+    User.objects.filter(pk=world.colleague.user_id).update(email="colleague@clinic.invalid")
+    return world
+
+
+def _alert(world: World, kind: str) -> Alert:
+    alert = world.own_alert
+    alert.kind = kind
+    return alert
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (Kind.RISK, ["lead@clinic.invalid", "consultant@clinic.invalid"]),
+        (Kind.DETERIORATION, ["lead@clinic.invalid"]),
+        (Kind.RUPTURE, ["lead@clinic.invalid"]),
+    ],
+)
+def test_risk_reaches_the_whole_current_team_and_other_alerts_the_lead(team, kind, expected):
+    alert = _alert(team, kind)
+    assert notice_recipients(alert) == expected
+    before = timezone.now()
+    ids = write_notices(alert)
+    written = Message.objects.filter(pk__in=ids).order_by("pk")
+    assert sorted(m.to for m in written) == sorted(expected)
+    assert len(ids) == len(expected) == Message.objects.count()
+    for message in written:
+        assert message.organisation_id == team.org.pk
+        assert message.kind == f"alert.{kind}"
+        assert message.subject == "Alliance: an alert needs your attention"
+        assert f"new alert ({Kind(kind).label.lower()})" in message.body
+        assert team.own_client.display_name not in message.body
+        assert before - timedelta(seconds=5) <= message.created_at <= timezone.now()
+        assert (message.sent_at, message.attempts, message.last_error) == (None, 0, "")
+
+
+def test_no_recipient_writes_nothing_and_queues_no_job(team):
+    from django_tasks_db.models import DBTaskResult
+
+    User.objects.filter(pk=team.clinician.user_id).update(email="")
+    alert = _alert(team, Kind.DETERIORATION)
+    assert queue_notices(alert.pk, alert) == 0
+    assert not Message.objects.exists()
+    assert not DBTaskResult.objects.exists()
+
+
+def test_without_returning_the_notices_are_written_one_by_one_alike(team, monkeypatch):
+    from django.db import connection
+
+    # As on SQLite before 3.35, which has no INSERT ... RETURNING.
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    ids = write_notices(_alert(team, Kind.RISK))
+    written = Message.objects.filter(pk__in=ids)
+    assert sorted(m.to for m in written) == ["consultant@clinic.invalid", "lead@clinic.invalid"]
+    assert {m.kind for m in written} == {"alert.risk"}
