@@ -15,7 +15,7 @@ from alliance.accounts.models import ClinicSettings
 from alliance.alerts import fixed, rules
 from alliance.alerts.checklist import CHECKLIST_KEYS
 from alliance.alerts.models import PRIORITY, Alert, AlertQuerySet, Kind, Status
-from alliance.audit.log import record
+from alliance.audit.log import EntryFields, record
 from alliance.audit.models import Outcome
 from alliance.clients.access import MAX_ID, visible_clients
 from alliance.clients.errors import ActionError, NotFound, StaleWrite, audit_refusals
@@ -187,14 +187,7 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
     )
     # Only if nobody resolved it meanwhile; a resolved one makes way for a new alert.
     if existing is not None and fixed.refresh(existing, alert):
-        record(
-            "alert.refresh",
-            organisation_id=response.organisation_id,
-            client_id=response.client_id,
-            object_type="alert",
-            object_id=existing,
-            detail={"kind": signal.kind},
-        )
+        record("alert.refresh", **refresh_entry(response, existing, signal.kind))
         if signal.kind == Kind.RISK:
             queue_notices(existing, alert)
         return
@@ -213,6 +206,36 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
         detail={"kind": signal.kind},
     )
     queue_notices(alert.pk, alert)
+
+
+def refresh_entry(response: Response, alert_id: int, kind: str) -> EntryFields:
+    """What the audit entry of an alert's refresh says."""
+    return {
+        "organisation_id": response.organisation_id,
+        "client_id": response.client_id,
+        "object_type": "alert",
+        "object_id": alert_id,
+        "detail": {"kind": kind},
+    }
+
+
+def only_refreshes(findings: Findings) -> list[fixed.Refresh] | None:
+    """What `apply` would write, when that is no more than refreshing unresolved alerts of
+    kinds that notify nobody, each once (a submission can then write them in its own single
+    statement: measures.submit_sql); None when `apply` has more to do."""
+    refreshes: list[fixed.Refresh] = []
+    for signal, response in findings.signals:
+        existing = findings.open_ids.get(signal.kind)
+        if existing is None or signal.kind == Kind.RISK:
+            return None  # a new alert, or notices to write
+        refreshes.append(
+            fixed.Refresh(
+                existing, signal.kind, signal.reason, signal.facts, response.instrument_id
+            )
+        )
+    if findings.follow_ups or len({r.kind for r in refreshes}) < len(refreshes):
+        return None
+    return refreshes
 
 
 def queue_notices(alert_id: int, alert: Alert) -> int:

@@ -100,6 +100,64 @@ def _open_statement(vendor: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Refresh:
+    """A new signal for an unresolved alert of a kind that notifies nobody: the alert takes the
+    signal's reason and facts, and the response of `instrument_id` it came from."""
+
+    alert_id: int
+    kind: str
+    reason: str
+    facts: dict[str, Any]
+    instrument_id: str
+
+
+_REFRESHED = Columns(Alert, ["reason", "facts"])
+_INSTRUMENT = Columns(Response, ["instrument_id"])
+
+
+@cache
+def refresh_ctes(vendor: str, count: int) -> tuple[str, str]:
+    """On PostgreSQL (`vendor`), `count` refreshes (`Refresh`) in the submission's one statement
+    (measures.submit_sql): a CTE `live` that locks the alerts if none is resolved (what
+    `refresh` checks), and a CTE `fresh` that writes what `refresh` writes, each alert taking the
+    response its instrument's row in the CTE `stored` got. Their parameters: `live_params`, then
+    `fresh_params`."""
+    ids = placeholders(count)
+    live = f"SELECT id FROM {table(Alert)} WHERE id IN ({ids}) AND status <> %s FOR UPDATE"  # noqa: S608
+    reason, facts = _REFRESHED.fields
+    (instrument,) = _INSTRUMENT.fields
+    row = (
+        f"(CAST(%s AS bigint), CAST(%s AS {cast_type(reason)}), "
+        f"CAST(%s AS {cast_type(facts)}), CAST(%s AS {cast_type(instrument)}))"
+    )
+    fresh = (
+        f"UPDATE {table(Alert)} a SET reason = v.reason, facts = v.facts, "  # noqa: S608
+        "response_id = s.id, version = a.version + 1 "
+        f"FROM (VALUES {', '.join([row] * count)}) AS v(id, reason, facts, instrument_id) "
+        "JOIN stored s ON s.instrument_id = v.instrument_id WHERE a.id = v.id RETURNING a.id"
+    )
+    return live, fresh
+
+
+def live_params(refreshes: list[Refresh]) -> list[Any]:
+    return [*(r.alert_id for r in refreshes), Status.RESOLVED]
+
+
+def fresh_params(refreshes: list[Refresh]) -> list[Any]:
+    _, facts = _REFRESHED.fields
+    return [
+        value
+        for r in refreshes
+        for value in (
+            r.alert_id,
+            r.reason,
+            facts.get_db_prep_save(r.facts, connection),
+            r.instrument_id,
+        )
+    ]
+
+
 def refresh(alert_id: int, changed: Alert) -> bool:
     """Give an unresolved alert the signal's new reason, facts and response (a risk alert also
     opens again, unacknowledged, dated now); False when it was resolved meanwhile."""

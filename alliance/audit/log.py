@@ -7,7 +7,7 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -170,14 +170,17 @@ class Placed:
         _known_heads()[self.chain] = self.head
 
 
-def after_known_head(made: AuditEntry) -> Placed | None:
-    """The entry numbered after the head this thread last wrote on its chain; None when the
-    thread knows none (then `record` it, which reads the head)."""
-    known = _known_heads().get(made.chain)
+def after_known_head(entries: Sequence[AuditEntry]) -> Placed | None:
+    """The entries, of one chain, numbered in turn after the head this thread last wrote on it;
+    None when the thread knows none (then `record` them, which reads the head)."""
+    chain = entries[0].chain
+    if any(entry.chain != chain for entry in entries):
+        raise ValueError("entries placed together belong to one chain")
+    known = _known_heads().get(chain)
     if known is None:
         return None
-    head = _linked([made], *known)
-    return Placed(made.chain, head, (_move_if_known(), [*head, made.chain, *known]))
+    head = _linked(list(entries), *known)
+    return Placed(chain, head, (_move_if_known(), [*head, chain, *known]))
 
 
 @dataclass

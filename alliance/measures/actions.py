@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from alliance.accounts.actor import Actor
 from alliance.accounts.models import ClinicSettings, clinic_settings
-from alliance.alerts.actions import Scored, apply, assess
+from alliance.alerts.actions import Scored, apply, assess, only_refreshes, refresh_entry
 from alliance.alerts.fixed import History
 from alliance.audit.log import EntryFields, after_known_head, audit_entry, batch, record
 from alliance.clients.access import access_encounter, access_episode
@@ -296,16 +296,28 @@ def submit(
         responses=[s.response for s in scored],
         risk=any(f.startswith("risk:") for s in scored for f in s.result.flags),
     )
-    if extras is None and not findings.signals and not findings.follow_ups and _alone():
-        # Nothing but the claim, the responses and the audit entry to write: on PostgreSQL
-        # that is one statement, committed on its own (when it cannot be, it writes nothing).
-        made = audit_entry(
-            "response.submit", **_submitted(link, {"instruments": list(link.instruments)})
+    refreshes = only_refreshes(findings) if extras is None and _alone() else None
+    if refreshes is not None:
+        # Nothing but the claim, the responses, refreshed alerts and the audit entries to
+        # write: on PostgreSQL that is one statement, committed on its own (when it cannot be,
+        # it writes nothing). The entries come in the order the ordinary way records them.
+        by_instrument = {r.instrument_id: r for r in result.responses}
+        made = [
+            audit_entry(
+                "alert.refresh",
+                **refresh_entry(by_instrument[r.instrument_id], r.alert_id, r.kind),
+            )
+            for r in refreshes
+        ]
+        made.append(
+            audit_entry(
+                "response.submit", **_submitted(link, {"instruments": list(link.instruments)})
+            )
         )
         placed = after_known_head(made)
         try:
             stored = placed is not None and submit_sql.claim_store_and_record(
-                link.pk, now, result.responses, made, placed
+                link.pk, now, result.responses, made, placed, refreshes
             )
         except DatabaseError:
             # Nothing was written (one statement, outside a transaction): the ordinary way

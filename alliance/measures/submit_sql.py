@@ -10,6 +10,7 @@ outside any transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -20,7 +21,8 @@ from django.db.models import Model
 
 from alliance.accounts.models import ClinicSettings
 from alliance.agency.models import ClientView, RelapsePlan
-from alliance.alerts.fixed import FOLLOW_UP_VISIT, History
+from alliance.alerts import fixed
+from alliance.alerts.fixed import FOLLOW_UP_VISIT, History, Refresh
 from alliance.alerts.models import Alert, Status
 from alliance.audit.log import ENTRY_COLUMNS, Placed
 from alliance.audit.models import AuditEntry
@@ -146,50 +148,77 @@ def claim_and_store(link_id: int, now: datetime, responses: list[Response]) -> b
 
 
 def claim_store_and_record(
-    link_id: int, now: datetime, responses: list[Response], entry: AuditEntry, placed: Placed
+    link_id: int,
+    now: datetime,
+    responses: list[Response],
+    entries: list[AuditEntry],
+    placed: Placed,
+    refreshes: Sequence[Refresh] = (),
 ) -> bool:
-    """PostgreSQL, outside a transaction: claim the link, insert the responses and append the
-    audit entry after the head its thread knows, in one statement, so atomic on its own.
+    """PostgreSQL, outside a transaction: claim the link, insert the responses, refresh the
+    alerts and append the audit entries after the head their thread knows, in one statement, so
+    atomic on its own.
 
-    The statement locks the link first if it can still be claimed; then moves the chain's head
-    only if it is still the known one; then, only if the head moved, claims the link and writes
-    the rows. So either everything is written (True, each row with its id) or nothing (False:
-    the link was taken, or the head moved), and the caller goes the ordinary way.
+    The statement locks the link first if it can still be claimed, and the alerts if none is
+    resolved; then moves the chain's head only if it is still the known one; then, only if the
+    head moved, claims the link and writes the rows. So either everything is written (True, each
+    row with its id) or nothing (False: the link was taken, an alert resolved, or the head
+    moved), and the caller goes the ordinary way.
     """
-    if not responses:
+    stored_kinds = {r.instrument_id for r in responses}
+    if not responses or any(r.instrument_id not in stored_kinds for r in refreshes):
         return False
     at = connection.ops.adapt_datetimefield_value(now)
     move, moved_params = placed.move
-    params: list[Any] = [link_id, at, *moved_params, at, link_id]
+    params: list[Any] = [link_id, at]
+    if refreshes:
+        params += fixed.live_params(list(refreshes))
+    params += [*moved_params, at, link_id]
     for response in responses:
         params += _RESPONSE.params(response)
-    params += ENTRY_COLUMNS.params(entry)
-    rows = execute(_one_statement(connection.vendor, move, len(responses)), params)
+    if refreshes:
+        params += fixed.fresh_params(list(refreshes))
+    for entry in entries:
+        params += ENTRY_COLUMNS.params(entry)
+    statement = _one_statement(
+        connection.vendor, move, len(responses), len(refreshes), len(entries)
+    )
+    rows = execute(statement, params)
     if not rows:
         return False
-    ids = {instrument_id: pk for pk, instrument_id, _ in rows}
+    found = {(what, key): pk for what, pk, key in rows}
     for response in responses:
-        response.pk = ids[response.instrument_id]
+        response.pk = found[(0, response.instrument_id)]
         response._state.adding, response._state.db = False, connection.alias
-    entry.pk = rows[0][2]
-    entry._state.adding, entry._state.db = False, connection.alias
+    for entry in entries:
+        entry.pk = found[(1, str(entry.seq))]
+        entry._state.adding, entry._state.db = False, connection.alias
     placed.written()
     return True
 
 
 @cache
-def _one_statement(vendor: str, move: str, count: int) -> str:
+def _one_statement(vendor: str, move: str, count: int, refreshes: int, entries: int) -> str:
     link = table(MeasureLink)
+    gate = "EXISTS (SELECT 1 FROM open)"
+    live = fresh = fresh_rows = ""
+    if refreshes:
+        live_sql, fresh_sql = fixed.refresh_ctes(vendor, refreshes)
+        live = f"live AS ({live_sql}), "
+        gate += f" AND (SELECT count(*) FROM live) = {refreshes}"  # noqa: S608
+        fresh = f"fresh AS ({fresh_sql}), "
+        fresh_rows = " UNION ALL SELECT 2, f.id, '' FROM fresh f"
     return (
         f"WITH open AS (SELECT id FROM {link} WHERE id = %s AND {_CLAIMABLE} FOR UPDATE), "  # noqa: S608
-        f"head AS ({move} AND EXISTS (SELECT 1 FROM open) RETURNING 1), "
+        f"{live}head AS ({move} AND {gate} RETURNING 1), "
         f"claim AS (UPDATE {link} SET completed_at = %s "
         "WHERE id = %s AND EXISTS (SELECT 1 FROM head) RETURNING 1), "
         f"stored AS (INSERT INTO {table(Response)} ({_RESPONSE.names()}) "
         f"SELECT * FROM {typed_values(_RESPONSE, count)} AS v "
         "WHERE EXISTS (SELECT 1 FROM claim) RETURNING id, instrument_id), "
-        f"entry AS (INSERT INTO {table(AuditEntry)} ({ENTRY_COLUMNS.names()}) "
-        f"SELECT * FROM {typed_values(ENTRY_COLUMNS, 1)} AS a "
-        "WHERE EXISTS (SELECT 1 FROM claim) RETURNING id) "
-        "SELECT s.id, s.instrument_id, e.id FROM stored s CROSS JOIN entry e"
+        f"{fresh}entry AS (INSERT INTO {table(AuditEntry)} ({ENTRY_COLUMNS.names()}) "
+        f"SELECT * FROM {typed_values(ENTRY_COLUMNS, entries)} AS a "
+        "WHERE EXISTS (SELECT 1 FROM claim) RETURNING id, seq) "
+        "SELECT 0, s.id, s.instrument_id FROM stored s "
+        f"UNION ALL SELECT 1, e.id, CAST(e.seq AS text) FROM entry e{fresh_rows}"
     )

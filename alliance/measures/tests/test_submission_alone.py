@@ -148,3 +148,150 @@ def test_when_the_audit_entry_cannot_be_written_nothing_is_stored_and_the_trail_
     assert _entries(link) == []
     verdict = verify_all()
     assert verdict.ok, verdict.line()
+
+
+# --- a submission whose only alert work is refreshing an open alert that notifies nobody -----
+
+
+def deteriorated() -> dict[str, dict[str, int]]:
+    """PHQ-9 16 with no risk answer: 14 points above an intake of 2, a reliable deterioration
+    (a change of 6 or more; see alerts.rules); GAD-7 has no earlier total, so no signal."""
+    answers = quiet()
+    answers["phq9"].update({f"item{n}": 2 for n in range(1, 9)})
+    return answers
+
+
+def _open_deterioration(episode) -> Alert:
+    """An intake PHQ-9 of 2, and a deterioration alert already open on the episode."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alliance.alerts.models import PRIORITY, Status
+    from conftest import scored_response
+
+    intake = scored_response(episode, "phq9", 2, "minimal", timezone.now() - timedelta(days=14))
+    return Alert.objects.create(
+        organisation=episode.organisation,
+        client=episode.client,
+        episode=episode,
+        response=intake,
+        kind=Kind.DETERIORATION,
+        priority=PRIORITY[Kind.DETERIORATION],
+        status=Status.OPEN,
+        opened_at=timezone.now(),
+        reason="opened at an earlier session",
+        facts={"intake": 2, "latest": 9},
+    )
+
+
+def _trail(link, alert) -> list[tuple[str, str, dict]]:
+    """The submission's audit entries in chain order: what, on what, with what detail."""
+    entries = AuditEntry.objects.filter(
+        action__in=["response.submit", "alert.refresh", "alert.open"],
+        client_id=alert.client_id,
+    ).order_by("chain", "seq")
+    return [(e.action, e.object_id, e.detail) for e in entries]
+
+
+def test_a_submission_that_only_refreshes_an_alert_writes_it_in_the_one_statement():
+    world = build_world()
+    Alert.objects.all().delete()
+    alert = _open_deterioration(world.own_episode)
+    link, token = _link(world)
+
+    with CaptureQueriesContext(connection) as captured:
+        submitted = actions.submit(token, deteriorated())
+
+    assert not submitted.risk
+    phq9 = Response.objects.get(link=link, instrument_id="phq9")
+    assert phq9.total == 16
+    alert.refresh_from_db()
+    assert (alert.kind, alert.status, alert.version) == (Kind.DETERIORATION, "open", 2)
+    assert alert.response_id == phq9.pk
+    assert alert.reason.startswith("PHQ-9 went from 2 at intake to 16 now (+14)")
+    assert alert.facts == {"intake": 2, "latest": 16, "threshold": 6}
+    assert Alert.objects.count() == 1
+    assert _trail(link, alert) == [
+        ("alert.refresh", str(alert.pk), {"kind": "deterioration"}),
+        ("response.submit", str(link.pk), {"instruments": ["phq9", "gad7"]}),
+    ]
+    if connection.vendor == "postgresql":
+        [write] = _writes(captured)
+        assert all(t in write for t in ("alerts_alert", "measures_response", "audit_auditentry"))
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+def test_the_one_statement_refreshes_as_the_ordinary_way_does():
+    """The same submission on two like episodes: one alone (the one statement on PostgreSQL),
+    one inside a transaction (always the ordinary way)."""
+    from django.db import transaction
+
+    world = build_world()
+    Alert.objects.all().delete()
+    alone = _open_deterioration(world.own_episode)
+    ordinary = _open_deterioration(world.other_team_episode)
+    own_link, own_token = _link(world)
+    other_link, other_token = actions.do_create_link(
+        world.actor(world.colleague),
+        world.other_team_encounter.pk,
+        timing="before",
+        send_email=False,
+    )
+
+    opened = {alone.pk: alone.opened_at, ordinary.pk: ordinary.opened_at}
+
+    actions.submit(own_token, deteriorated())
+    with transaction.atomic():
+        actions.submit(other_token, deteriorated())
+
+    alone.refresh_from_db()
+    ordinary.refresh_from_db()
+    fields = ("kind", "status", "version", "reason", "facts", "acknowledged_at")
+    assert [getattr(alone, f) for f in fields] == [getattr(ordinary, f) for f in fields]
+    assert {a.pk: a.opened_at for a in (alone, ordinary)} == opened  # a refresh keeps it
+    assert alone.response.instrument_id == ordinary.response.instrument_id == "phq9"
+    assert alone.response.link_id == own_link.pk
+    assert ordinary.response.link_id == other_link.pk
+
+    def shape(trail):
+        return [(action, detail) for action, _, detail in trail]
+
+    assert shape(_trail(own_link, alone)) == shape(_trail(other_link, ordinary))
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+def test_an_alert_resolved_after_the_read_is_left_alone_and_a_new_one_opens():
+    from alliance.alerts.models import Status
+
+    world = build_world()
+    Alert.objects.all().delete()
+    alert = _open_deterioration(world.own_episode)
+    link, token = _link(world)
+    found = actions.peek(token)  # the history read sees the alert open
+    assert found.history.open_ids == {"deterioration": alert.pk}
+    Alert.objects.filter(pk=alert.pk).update(status=Status.RESOLVED)  # the clinician, meanwhile
+
+    with CaptureQueriesContext(connection) as captured:
+        actions.submit(
+            token, deteriorated(), link=found.link, clinic=found.clinic, history=found.history
+        )
+
+    alert.refresh_from_db()
+    assert (alert.status, alert.version, alert.reason) == (
+        "resolved",
+        1,
+        "opened at an earlier session",
+    )
+    [new] = Alert.objects.exclude(pk=alert.pk)
+    assert (new.kind, new.status) == (Kind.DETERIORATION, "open")
+    assert new.response == Response.objects.get(link=link, instrument_id="phq9")
+    if connection.vendor == "postgresql":  # the one statement was tried first, and wrote nothing
+        writes = [sql.split(" AS ", 1)[0] for sql in _writes(captured)]
+        assert writes[0] == "WITH open", writes
+        assert len(writes) > 1, writes
+    assert [a for a, _, _ in _trail(link, alert)] == ["alert.open", "response.submit"]
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
