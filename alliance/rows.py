@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, Generic, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import CharField, Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -61,7 +61,10 @@ class Columns(Generic[M]):
 
     def params(self, instance: M) -> list[Any]:
         """The instance's values, prepared for the database as the ORM prepares them to save."""
-        return [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in self.fields]
+        # The thread's connection itself, not the proxy `connection`, whose every attribute
+        # is looked up anew (the fields ask it several times per value).
+        current = connections[DEFAULT_DB_ALIAS]
+        return [f.get_db_prep_save(getattr(instance, f.attname), current) for f in self.fields]
 
     def prepared(self, instance: M) -> dict[str, Any]:
         """The same values as `params`, by field name."""
@@ -69,9 +72,10 @@ class Columns(Generic[M]):
 
     def load(self, values: Sequence[Any]) -> M:
         """An instance from the row's values (in this order), as a queryset would give it."""
+        current = connections[DEFAULT_DB_ALIAS]
         converted = [
-            _convert(value, converters)
-            for value, converters in zip(values, _converters(self, connection.vendor), strict=True)
+            _convert(value, converters, current)
+            for value, converters in zip(values, _converters(self, current.vendor), strict=True)
         ]
         return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, converted)
 
@@ -82,9 +86,9 @@ def _select(columns: Columns[Any], alias: str, vendor: str) -> str:
     return ", ".join(f"{prefix}{quote(f.column)}" for f in columns.fields)
 
 
-def _convert(value: Any, converters: tuple[tuple[Converter, Any], ...]) -> Any:
+def _convert(value: Any, converters: tuple[tuple[Converter, Any], ...], current: Any) -> Any:
     for convert, expression in converters:
-        value = convert(value, expression, connection)
+        value = convert(value, expression, current)
     return value
 
 

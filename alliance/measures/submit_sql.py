@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from alliance.accounts.models import ClinicSettings
 from alliance.agency.models import ClientView, RelapsePlan
@@ -31,9 +31,11 @@ from alliance.measures.models import MeasureLink, Response
 from alliance.rows import (
     Columns,
     all_columns,
+    cast_type,
     execute,
     insert,
     insert_columns,
+    quote,
     table,
     typed_values,
 )
@@ -45,6 +47,11 @@ _ENCOUNTER = all_columns(Encounter)
 _EPISODE = all_columns(Episode)
 _SETTINGS = all_columns(ClinicSettings)
 _RESPONSE = insert_columns(Response)
+# What the responses of one submission share, given once in its one statement: so that
+# statement keeps within the 50 parameters of which psycopg keeps the parsed form.
+_SHARED = ("organisation", "client", "episode", "encounter", "link", "timing", "source")
+_SHARED_FIELDS = tuple(f for f in _RESPONSE.fields if f.name in (*_SHARED, "submitted_at"))
+_OWN_FIELDS = tuple(f for f in _RESPONSE.fields if f not in _SHARED_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,8 @@ def claim_store_and_record(
     moved), and the caller goes the ordinary way.
     """
     stored_kinds = {r.instrument_id for r in responses}
-    if not responses or any(r.instrument_id not in stored_kinds for r in refreshes):
+    rows_params = _response_params(responses)
+    if rows_params is None or any(r.instrument_id not in stored_kinds for r in refreshes):
         return False
     at = connection.ops.adapt_datetimefield_value(now)
     move, moved_params = placed.move
@@ -174,8 +182,7 @@ def claim_store_and_record(
     if refreshes:
         params += fixed.live_params(list(refreshes))
     params += [*moved_params, at, link_id]
-    for response in responses:
-        params += _RESPONSE.params(response)
+    params += rows_params
     if refreshes:
         params += fixed.fresh_params(list(refreshes))
     for entry in entries:
@@ -197,6 +204,34 @@ def claim_store_and_record(
     return True
 
 
+def _response_params(responses: list[Response]) -> list[Any] | None:
+    """The shared values once, then each response's own; None if they do not share them."""
+    if not responses:
+        return None
+    prepared = [_RESPONSE.prepared(r) for r in responses]
+    shared = [prepared[0][f.name] for f in _SHARED_FIELDS]
+    if any([values[f.name] for f in _SHARED_FIELDS] != shared for values in prepared):
+        return None
+    return shared + [values[f.name] for values in prepared for f in _OWN_FIELDS]
+
+
+def _response_rows(count: int) -> str:
+    """`count` rows of the responses' columns to SELECT from, the shared ones given once."""
+
+    def typed(fields: tuple[Field[Any, Any], ...]) -> str:
+        return ", ".join(f"CAST(%s AS {cast_type(f)})" for f in fields)
+
+    def names(fields: tuple[Field[Any, Any], ...]) -> str:
+        return ", ".join(quote(f.column) for f in fields)
+
+    chosen = ", ".join(
+        f"{'s' if f in _SHARED_FIELDS else 'v'}.{quote(f.column)}" for f in _RESPONSE.fields
+    )
+    shared = f"(VALUES ({typed(_SHARED_FIELDS)})) AS s({names(_SHARED_FIELDS)})"
+    own = ", ".join([f"({typed(_OWN_FIELDS)})"] * count)
+    return f"SELECT {chosen} FROM {shared} CROSS JOIN (VALUES {own}) AS v({names(_OWN_FIELDS)})"  # noqa: S608
+
+
 @cache
 def _one_statement(vendor: str, move: str, count: int, refreshes: int, entries: int) -> str:
     link = table(MeasureLink)
@@ -214,7 +249,7 @@ def _one_statement(vendor: str, move: str, count: int, refreshes: int, entries: 
         f"claim AS (UPDATE {link} SET completed_at = %s "
         "WHERE id = %s AND EXISTS (SELECT 1 FROM head) RETURNING 1), "
         f"stored AS (INSERT INTO {table(Response)} ({_RESPONSE.names()}) "
-        f"SELECT * FROM {typed_values(_RESPONSE, count)} AS v "
+        f"{_response_rows(count)} "
         "WHERE EXISTS (SELECT 1 FROM claim) RETURNING id, instrument_id), "
         f"{fresh}entry AS (INSERT INTO {table(AuditEntry)} ({ENTRY_COLUMNS.names()}) "
         f"SELECT * FROM {typed_values(ENTRY_COLUMNS, entries)} AS a "

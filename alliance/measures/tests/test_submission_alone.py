@@ -73,6 +73,39 @@ def test_a_quiet_submission_is_stored_whole_and_audited_and_the_chain_verifies()
     assert verdict.ok, verdict.line()
 
 
+def test_a_two_measure_submission_stays_within_the_parameters_psycopg_keeps_parsed(monkeypatch):
+    """psycopg parses a statement's placeholders again each time unless it has at most 50
+    parameters; the responses' shared values are given once to stay within them."""
+    from alliance import rows
+    from alliance.measures import submit_sql
+
+    world = build_world()
+    Alert.objects.all().delete()
+    link, token = _link(world)
+    sent: list[int] = []
+    execute = rows.execute
+
+    def counting(sql, params):
+        if sql.startswith("WITH open"):
+            sent.append(len(params))
+        return execute(sql, params)
+
+    monkeypatch.setattr(submit_sql, "execute", counting)
+    actions.submit(token, quiet())
+
+    stored = Response.objects.filter(link=link)
+    assert {r.instrument_id: (r.link_id, r.episode_id, r.timing) for r in stored} == {
+        "phq9": (link.pk, world.own_episode.pk, "before"),
+        "gad7": (link.pk, world.own_episode.pk, "before"),
+    }
+    if connection.vendor == "postgresql":
+        import psycopg._queries
+
+        assert sent and sent[0] <= psycopg._queries.MAX_CACHED_STATEMENT_PARAMS == 50
+    else:  # SQLite has no data-modifying WITH: the ordinary way
+        assert sent == []
+
+
 def test_when_another_writer_moved_the_head_it_writes_nothing_and_the_ordinary_way_stores_it():
     world = build_world()
     Alert.objects.all().delete()
