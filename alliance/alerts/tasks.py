@@ -10,9 +10,9 @@ from django_tasks import task
 def send_notices(alert_id: int, message_ids: list[int]) -> str:
     """Send the notices an alert's transaction wrote (one job per alert, not one per email);
     an email the mail server refuses is tried again by its own `deliver` job."""
-    from alliance.notify.tasks import send
+    from alliance.notify.tasks import send_many
 
-    sent = [send(pk) for pk in message_ids].count("sent")
+    sent = send_many(message_ids).count("sent")
     return f"{sent} of {len(message_ids)} notices sent for alert {alert_id}"
 
 

@@ -101,7 +101,9 @@ def test_a_two_measure_submission_stays_within_the_parameters_psycopg_keeps_pars
     if connection.vendor == "postgresql":
         import psycopg._queries
 
-        assert sent and sent[0] <= psycopg._queries.MAX_CACHED_STATEMENT_PARAMS == 50
+        assert psycopg._queries.MAX_CACHED_STATEMENT_PARAMS == 50
+        assert len(sent) == 1
+        assert sent[0] <= 50
     else:  # SQLite has no data-modifying WITH: the ordinary way
         assert sent == []
 
