@@ -184,13 +184,15 @@ _MESSAGE = insert_columns(Message)
 
 def _care_team(lead_only: bool) -> str:
     """Who an alert's notices go to (the FROM and WHERE of a statement): the client's current
-    care team, or only its lead for an alert of another kind than risk; each with an address."""
+    care team, or only its lead for an alert of another kind than risk; each still a member of
+    the clinic, with an active account and an address."""
     lead = " AND c.care_role = %s" if lead_only else ""
     return (
         f"FROM {table(CareTeamMember)} c "
         f"JOIN {table(Membership)} m ON m.id = c.membership_id "
         f"JOIN {table(User)} u ON u.id = m.user_id "
-        f"WHERE c.client_id = %s AND c.ended_at IS NULL AND u.email <> %s{lead}"
+        "WHERE c.client_id = %s AND c.ended_at IS NULL AND m.is_active AND u.is_active "
+        f"AND u.email <> %s{lead}"
     )
 
 

@@ -10,6 +10,7 @@ outside any transaction.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,14 +42,16 @@ from alliance.rows import (
 )
 
 M = TypeVar("M", bound=Model)
+logger = logging.getLogger(__name__)
 
 _LINK = all_columns(MeasureLink)
 _ENCOUNTER = all_columns(Encounter)
 _EPISODE = all_columns(Episode)
 _SETTINGS = all_columns(ClinicSettings)
 _RESPONSE = insert_columns(Response)
-# What the responses of one submission share, given once in its one statement: so that
-# statement keeps within the 50 parameters of which psycopg keeps the parsed form.
+# What the responses of one submission share, given once in its one statement: so a
+# submission of two measures that refreshes no alert (most of them) keeps within the 50
+# parameters of which psycopg keeps the parsed form.
 _SHARED = ("organisation", "client", "episode", "encounter", "link", "timing", "source")
 _SHARED_FIELDS = tuple(f for f in _RESPONSE.fields if f.name in (*_SHARED, "submitted_at"))
 _OWN_FIELDS = tuple(f for f in _RESPONSE.fields if f not in _SHARED_FIELDS)
@@ -194,6 +197,9 @@ def claim_store_and_record(
     if not rows:
         return False
     found = {(what, key): pk for what, pk, key in rows}
+    refreshed = sum(1 for what, _, _ in rows if what == 2)
+    if refreshed != len(refreshes):  # the locks and the checks above rule it out
+        logger.error("a submission refreshed %d of %d alerts", refreshed, len(refreshes))
     for response in responses:
         response.pk = found[(0, response.instrument_id)]
         response._state.adding, response._state.db = False, connection.alias

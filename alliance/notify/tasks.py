@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import timedelta
 
 from django.core.mail import EmailMessage, get_connection
@@ -37,13 +38,14 @@ def send_many(message_ids: list[int]) -> list[str]:
     try:
         connection.open()
     except Exception as exc:  # the mail server cannot be reached: each message fails alike
+        _close(connection)
         return [_failed(found[pk], exc) if pk in found else "already sent" for pk in message_ids]
     try:
         return [
             _send(found[pk], connection) if pk in found else "already sent" for pk in message_ids
         ]
     finally:
-        connection.close()
+        _close(connection)
 
 
 def _send(message: Message, connection: BaseEmailBackend) -> str:
@@ -52,11 +54,20 @@ def _send(message: Message, connection: BaseEmailBackend) -> str:
             message.subject, message.body, None, [message.to], connection=connection
         ).send()
     except Exception as exc:
+        # The connection may be broken (the server dropped it): the next message opens anew.
+        _close(connection)
         return _failed(message, exc)
     Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(
         sent_at=timezone.now(), attempts=message.attempts + 1, last_error=""
     )
     return "sent"
+
+
+def _close(connection: BaseEmailBackend) -> None:
+    """Close the connection; a failure to say goodbye changes nothing already sent (each
+    message was marked as it went)."""
+    with suppress(Exception):
+        connection.close()
 
 
 def _failed(message: Message, exc: Exception) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alliance.accounts.models import Role, User
+from alliance.accounts.models import Membership, Role, User
 from alliance.alerts.actions import notice_recipients, queue_notices, write_notices
 from alliance.alerts.models import Alert, Kind
 from alliance.clients.models import CareRole, CareTeamMember
@@ -18,7 +18,8 @@ from conftest import World, _care, _member
 @pytest.fixture
 def team(world):
     """own_client's care team: the lead and the consultant with addresses, a member without
-    one, and a member whose place has ended."""
+    one, a member whose place has ended, and members who left the clinic or whose account is
+    off."""
     User.objects.filter(pk=world.clinician.user_id).update(email="lead@clinic.invalid")
     User.objects.filter(pk=world.consultant.user_id).update(email="consultant@clinic.invalid")
     silent = _member(world.org, "silent", Role.CLINICIAN)
@@ -27,6 +28,14 @@ def team(world):
     User.objects.filter(pk=gone.user_id).update(email="gone@clinic.invalid")
     _care(world.own_client, gone, CareRole.MEMBER)
     CareTeamMember.objects.filter(membership=gone).update(ended_at=timezone.now())
+    # Still placed on the team, but no longer a member of the clinic, or with the account off.
+    left = _member(world.org, "left", Role.CLINICIAN)
+    User.objects.filter(pk=left.user_id).update(email="left@clinic.invalid")
+    _care(world.own_client, left, CareRole.MEMBER)
+    Membership.objects.filter(pk=left.pk).update(is_active=False)
+    off = _member(world.org, "off", Role.CLINICIAN)
+    User.objects.filter(pk=off.user_id).update(email="off@clinic.invalid", is_active=False)
+    _care(world.own_client, off, CareRole.MEMBER)
     # Someone else's lead, who must hear nothing of this client.
     User.objects.filter(pk=world.colleague.user_id).update(email="colleague@clinic.invalid")
     return world
@@ -83,3 +92,16 @@ def test_without_returning_the_notices_are_written_one_by_one_alike(team, monkey
     written = Message.objects.filter(pk__in=ids)
     assert sorted(m.to for m in written) == ["consultant@clinic.invalid", "lead@clinic.invalid"]
     assert {m.kind for m in written} == {"alert.risk"}
+
+
+def test_the_notices_are_queued_with_the_one_job_that_sends_them(team):
+    from django_tasks_db.models import DBTaskResult
+
+    alert = _alert(team, Kind.RISK)
+    assert queue_notices(alert.pk, alert) == 2
+
+    [job] = DBTaskResult.objects.all()
+    assert job.task_path == "alliance.alerts.tasks.send_notices"
+    written = sorted(Message.objects.values_list("pk", flat=True))
+    assert job.args_kwargs["args"][0] == alert.pk
+    assert sorted(job.args_kwargs["args"][1]) == written

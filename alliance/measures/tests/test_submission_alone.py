@@ -277,7 +277,11 @@ def test_the_one_statement_refreshes_as_the_ordinary_way_does():
 
     opened = {alone.pk: alone.opened_at, ordinary.pk: ordinary.opened_at}
 
-    actions.submit(own_token, deteriorated())
+    with CaptureQueriesContext(connection) as captured:
+        actions.submit(own_token, deteriorated())
+    if connection.vendor == "postgresql":  # the one statement, not the ordinary way
+        [write] = _writes(captured)
+        assert write.startswith("WITH open")
     with transaction.atomic():
         actions.submit(other_token, deteriorated())
 
@@ -330,5 +334,59 @@ def test_an_alert_resolved_after_the_read_is_left_alone_and_a_new_one_opens():
         assert writes[0] == "WITH open", writes
         assert len(writes) > 1, writes
     assert [a for a, _, _ in _trail(link, alert)] == ["alert.open", "response.submit"]
+    verdict = verify_all()
+    assert verdict.ok, verdict.line()
+
+
+def test_two_alerts_of_different_kinds_are_refreshed_together():
+    """PHQ-9 deteriorated (16 after an intake of 2) and GAD-7 not on track (10 at the fourth
+    measured session, no better than at intake; cut-off 8, reliable change 4; see
+    alerts.rules): both alerts open already, so both are refreshed, in the rules' order."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alliance.alerts.models import PRIORITY, Status
+    from conftest import scored_response
+
+    world = build_world()
+    Alert.objects.all().delete()
+    episode = world.own_episode
+    deterioration = _open_deterioration(episode)
+    for days in (21, 14, 7):
+        scored_response(episode, "gad7", 10, "moderate", timezone.now() - timedelta(days=days))
+    on_track = Alert.objects.create(
+        organisation=episode.organisation,
+        client=episode.client,
+        episode=episode,
+        kind=Kind.NOT_ON_TRACK,
+        priority=PRIORITY[Kind.NOT_ON_TRACK],
+        status=Status.OPEN,
+        opened_at=timezone.now(),
+        reason="opened at an earlier session",
+        facts={},
+    )
+    link, token = _link(world)
+    answers = deteriorated()
+    answers["gad7"].update({f"item{n}": 2 for n in range(1, 6)})  # 10
+
+    with CaptureQueriesContext(connection) as captured:
+        actions.submit(token, answers)
+
+    stored = {r.instrument_id: r for r in Response.objects.filter(link=link)}
+    deterioration.refresh_from_db()
+    on_track.refresh_from_db()
+    assert (deterioration.version, deterioration.response_id) == (2, stored["phq9"].pk)
+    assert (on_track.version, on_track.response_id) == (2, stored["gad7"].pk)
+    assert on_track.reason.startswith("GAD-7 is 10 at measured session 4")
+    assert Alert.objects.count() == 2
+    assert _trail(link, deterioration) == [
+        ("alert.refresh", str(deterioration.pk), {"kind": "deterioration"}),
+        ("alert.refresh", str(on_track.pk), {"kind": "not_on_track"}),
+        ("response.submit", str(link.pk), {"instruments": ["phq9", "gad7"]}),
+    ]
+    if connection.vendor == "postgresql":
+        [write] = _writes(captured)
+        assert write.startswith("WITH open")
     verdict = verify_all()
     assert verdict.ok, verdict.line()

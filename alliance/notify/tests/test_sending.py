@@ -4,6 +4,7 @@ goes, and a failure tried again later by a job of its own."""
 from __future__ import annotations
 
 from datetime import timedelta
+from smtplib import SMTPServerDisconnected
 from typing import Any, ClassVar
 
 import pytest
@@ -24,7 +25,7 @@ class Counting(EmailBackend):
     opened: ClassVar[int] = 0
 
     def open(self) -> bool:
-        type(self).opened += 1
+        Counting.opened += 1
         return True
 
 
@@ -35,6 +36,28 @@ class Refusing(Counting):
         if any("refused@" in to for m in messages for to in m.to):
             raise ConnectionResetError("refused")
         return int(super().send_messages(messages))
+
+
+class Dropping(Counting):
+    """A mail server that drops the connection once, after the first message, without the
+    client noticing until it sends again (as smtplib leaves Django's SMTP backend)."""
+
+    def open(self) -> bool:
+        super().open()
+        self.connected, self.dropped = True, False
+        return True
+
+    def close(self) -> None:
+        self.connected = False
+
+    def send_messages(self, messages: Any) -> int:
+        if not getattr(self, "connected", False):
+            self.open()  # as the SMTP backend opens a closed connection itself
+        if self.dropped:
+            raise SMTPServerDisconnected("the server went away")
+        sent = int(super().send_messages(messages))
+        self.dropped = Counting.opened == 1
+        return sent
 
 
 class Unreachable(EmailBackend):
@@ -129,3 +152,15 @@ def test_after_the_last_attempt_no_retry_is_queued(outbox):
     refused.refresh_from_db()
     assert refused.attempts == MAX_ATTEMPTS
     assert _retries() == []
+
+
+@override_settings(EMAIL_BACKEND=f"{HERE}.Dropping")
+def test_after_the_server_drops_the_connection_the_next_message_opens_a_new_one(outbox):
+    first, second, third = outbox
+
+    assert send_many([m.pk for m in outbox]) == ["sent", "failed", "sent"]
+
+    assert [m.to for m in mail.outbox] == [[first.to], [third.to]]
+    assert Counting.opened == 2
+    [retry] = _retries()
+    assert retry.args_kwargs["args"] == [second.pk]
