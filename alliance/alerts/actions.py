@@ -185,13 +185,26 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
         facts=signal.facts,
         opened_at=timezone.now(),
     )
+    # On PostgreSQL an alert's write and its notices are one statement.
+    together = connection.vendor == "postgresql"
     # Only if nobody resolved it meanwhile; a resolved one makes way for a new alert.
-    if existing is not None and fixed.refresh(existing, alert):
+    if existing is not None and signal.kind == Kind.RISK and together:
+        notices = fixed.refresh_and_notify(existing, alert, _notice(alert))
+        if notices is not None:
+            record("alert.refresh", **refresh_entry(response, existing, signal.kind))
+            _send_notices(existing, notices)
+            return
+    elif existing is not None and fixed.refresh(existing, alert):
         record("alert.refresh", **refresh_entry(response, existing, signal.kind))
         if signal.kind == Kind.RISK:
             queue_notices(existing, alert)
         return
-    if not fixed.open_alert(alert):  # a concurrent submission opened it a moment ago
+    if together:
+        notices = fixed.open_and_notify(alert, _notice(alert))
+        opened = notices is not None
+    else:
+        opened, notices = fixed.open_alert(alert), None
+    if not opened:  # a concurrent submission opened it a moment ago
         current = Alert.objects.filter(
             episode_id=response.episode_id, kind=signal.kind
         ).unresolved()
@@ -205,7 +218,10 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
         object_id=alert.pk,
         detail={"kind": signal.kind},
     )
-    queue_notices(alert.pk, alert)
+    if notices is None:
+        queue_notices(alert.pk, alert)
+    else:
+        _send_notices(alert.pk, notices)
 
 
 def refresh_entry(response: Response, alert_id: int, kind: str) -> EntryFields:
@@ -242,12 +258,17 @@ def queue_notices(alert_id: int, alert: Alert) -> int:
     """Write the alert's notices in the caller's transaction, with the one job that sends them
     all (the worker then runs one job per alert, not one per email); how many were written.
     `alert` gives the kind, client and clinic; `alert_id` is the stored alert's."""
+    ids = write_notices(alert)
+    _send_notices(alert_id, ids)
+    return len(ids)
+
+
+def _send_notices(alert_id: int, ids: list[int]) -> None:
+    """The one job that sends an alert's notices, queued in the caller's transaction."""
     from alliance.alerts.tasks import send_notices
 
-    ids = write_notices(alert)
     if ids:
         send_notices.enqueue(alert_id, ids)
-    return len(ids)
 
 
 def notice_recipients(alert: Alert) -> list[str]:
@@ -255,11 +276,10 @@ def notice_recipients(alert: Alert) -> list[str]:
     return fixed.recipients(alert)
 
 
-def write_notices(alert: Alert) -> list[int]:
-    """One email per recipient in the outbox, in the caller's transaction; the caller queues
-    the job that sends them. The email names no client. The new messages' ids."""
+def _notice(alert: Alert) -> Message:
+    """The email each recipient of an alert's notices gets. It names no client."""
     label = Kind(alert.kind).label.lower()
-    notice = Message(
+    return Message(
         organisation_id=alert.organisation_id,
         kind=f"alert.{alert.kind}",
         subject="Alliance: an alert needs your attention",
@@ -270,6 +290,12 @@ def write_notices(alert: Alert) -> list[int]:
         ),
         created_at=timezone.now(),
     )
+
+
+def write_notices(alert: Alert) -> list[int]:
+    """One email per recipient in the outbox, in the caller's transaction; the caller queues
+    the job that sends them. The new messages' ids."""
+    notice = _notice(alert)
     if connection.features.can_return_rows_from_bulk_insert:
         return fixed.write_notices(alert, notice)
     # SQLite before 3.35 (no RETURNING): the recipients, then one message each.

@@ -161,6 +161,11 @@ def fresh_params(refreshes: list[Refresh]) -> list[Any]:
 def refresh(alert_id: int, changed: Alert) -> bool:
     """Give an unresolved alert the signal's new reason, facts and response (a risk alert also
     opens again, unacknowledged, dated now); False when it was resolved meanwhile."""
+    statement, params = _refresh(alert_id, changed)
+    return bool(update(statement, params))
+
+
+def _refresh(alert_id: int, changed: Alert) -> tuple[str, list[Any]]:
     new = _CHANGED.prepared(changed)
     if changed.kind == Kind.RISK:
         again = ", status = %s, acknowledged_at = NULL, acknowledged_by_id = NULL, opened_at = %s"
@@ -171,12 +176,48 @@ def refresh(alert_id: int, changed: Alert) -> bool:
         f"UPDATE {table(Alert)} SET reason = %s, facts = %s, response_id = %s, "  # noqa: S608
         f"version = version + 1{again} WHERE id = %s AND status <> %s"
     )
-    return bool(
-        update(
-            statement,
-            [new["reason"], new["facts"], new["response"], *extra, alert_id, Status.RESOLVED],
-        )
+    return statement, [
+        new["reason"],
+        new["facts"],
+        new["response"],
+        *extra,
+        alert_id,
+        Status.RESOLVED,
+    ]
+
+
+def refresh_and_notify(alert_id: int, changed: Alert, notice: Message) -> list[int] | None:
+    """PostgreSQL: `refresh`, and `write_notices` if it refreshed, in one statement; the
+    notices' ids, or None when the alert was resolved meanwhile (nothing written)."""
+    statement, params = _refresh(alert_id, changed)
+    return _with_notices(f"{statement} RETURNING id", params, changed, notice)
+
+
+def open_and_notify(alert: Alert, notice: Message) -> list[int] | None:
+    """PostgreSQL: `open_alert`, and `write_notices` if it opened, in one statement; the
+    notices' ids (the alert gets its id), or None when one of its kind is unresolved already
+    (nothing written)."""
+    found = _with_notices(_open_statement(connection.vendor), _NEW.params(alert), alert, notice)
+    if found is None:
+        return None
+    alert._state.adding, alert._state.db = False, connection.alias
+    return found
+
+
+def _with_notices(write: str, params: list[Any], alert: Alert, notice: Message) -> list[int] | None:
+    """The alert's write (returning its id), then its notices only if it wrote a row."""
+    lead_only = alert.kind != Kind.RISK
+    statement = (
+        f"WITH done AS ({write}), "  # noqa: S608
+        f"sent AS ({_notices_statement(connection.vendor, lead_only, 'done')}) "
+        "SELECT 0, id FROM done UNION ALL SELECT 1, id FROM sent"
     )
+    rows = execute(statement, [*params, *_notice_params(notice), *_team_params(alert)])
+    done = [pk for what, pk in rows if what == 0]
+    if not done:
+        return None
+    alert.pk = done[0]
+    return [pk for what, pk in rows if what == 1]
 
 
 _MESSAGE = insert_columns(Message)
@@ -216,14 +257,18 @@ def write_notices(alert: Alert, notice: Message) -> list[int]:
     """A copy of `notice` to each of the alert's recipients, written in one statement that
     finds them (see `_care_team`); the new messages' ids."""
     lead_only = alert.kind != Kind.RISK
-    values = zip(_MESSAGE.fields, _MESSAGE.params(notice), strict=True)
-    params = [v for f, v in values if f.name != "to"]
     statement = _notices_statement(connection.vendor, lead_only)
-    return [pk for (pk,) in execute(statement, [*params, *_team_params(alert)])]
+    return [pk for (pk,) in execute(statement, [*_notice_params(notice), *_team_params(alert)])]
+
+
+def _notice_params(notice: Message) -> list[Any]:
+    values = zip(_MESSAGE.fields, _MESSAGE.params(notice), strict=True)
+    return [v for f, v in values if f.name != "to"]
 
 
 @cache
-def _notices_statement(vendor: str, lead_only: bool) -> str:
+def _notices_statement(vendor: str, lead_only: bool, after: str = "") -> str:
+    """The notices' INSERT; with `after`, the name of a CTE, only if that CTE has a row."""
     # Typed on PostgreSQL, where a parameter in a SELECT list is otherwise read as text.
     values = ", ".join(
         "u.email"
@@ -231,9 +276,10 @@ def _notices_statement(vendor: str, lead_only: bool) -> str:
         else (f"CAST(%s AS {cast_type(f)})" if vendor == "postgresql" else "%s")
         for f in _MESSAGE.fields
     )
+    gate = f" AND EXISTS (SELECT 1 FROM {after})" if after else ""  # noqa: S608
     return (
         f"INSERT INTO {table(Message)} ({_MESSAGE.names()}) "
-        f"SELECT {values} {_care_team(lead_only)} ORDER BY c.id RETURNING {quote('id')}"
+        f"SELECT {values} {_care_team(lead_only)}{gate} ORDER BY c.id RETURNING {quote('id')}"
     )
 
 

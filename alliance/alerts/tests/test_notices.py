@@ -105,3 +105,59 @@ def test_the_notices_are_queued_with_the_one_job_that_sends_them(team):
     written = sorted(Message.objects.values_list("pk", flat=True))
     assert job.args_kwargs["args"][0] == alert.pk
     assert sorted(job.args_kwargs["args"][1]) == written
+
+
+# --- the alert's write and its notices (one statement on PostgreSQL) -------------------------
+
+
+def _jobs() -> list[tuple[int, list[int]]]:
+    """(alert id, sorted message ids) of each queued notices job."""
+    from django_tasks_db.models import DBTaskResult
+
+    jobs = DBTaskResult.objects.filter(task_path="alliance.alerts.tasks.send_notices")
+    return [(j.args_kwargs["args"][0], sorted(j.args_kwargs["args"][1])) for j in jobs]
+
+
+def test_a_new_risk_answer_reopens_the_alert_and_tells_the_whole_team(team):
+    from alliance.accounts.models import clinic_settings
+    from alliance.alerts.actions import apply, assess
+    from alliance.alerts.models import Status
+    from alliance.alerts.tests.test_open_race import _risky
+
+    alert = team.own_alert  # a risk alert, acknowledged since it opened
+    Alert.objects.filter(pk=alert.pk).update(
+        status=Status.ACKNOWLEDGED, acknowledged_at=timezone.now()
+    )
+    scored = _risky(team)
+
+    apply(assess(team.own_episode.pk, [scored], clinic_settings(team.org.pk)))
+
+    alert.refresh_from_db()
+    assert (alert.status, alert.acknowledged_at, alert.version) == (Status.OPEN, None, 2)
+    assert alert.response_id == scored.response.pk
+    notices = dict(Message.objects.values_list("pk", "to"))
+    assert sorted(notices.values()) == ["consultant@clinic.invalid", "lead@clinic.invalid"]
+    assert _jobs() == [(alert.pk, sorted(notices))]
+
+
+def test_a_risk_alert_resolved_meanwhile_makes_way_for_a_new_one_with_its_own_notices(team):
+    from alliance.accounts.models import clinic_settings
+    from alliance.alerts.actions import apply, assess
+    from alliance.alerts.models import Status
+    from alliance.alerts.tests.test_open_race import _risky
+
+    old = team.own_alert
+    scored = _risky(team)
+    findings = assess(team.own_episode.pk, [scored], clinic_settings(team.org.pk))
+    assert findings.open_ids == {"risk": old.pk}  # read before the clinician resolved it
+    Alert.objects.filter(pk=old.pk).update(status=Status.RESOLVED, resolved_at=timezone.now())
+
+    apply(findings)
+
+    old.refresh_from_db()
+    assert (old.status, old.version) == (Status.RESOLVED, 1)  # left as the clinician left it
+    [new] = Alert.objects.filter(episode=team.own_episode).exclude(pk=old.pk)
+    assert (new.kind, new.status, new.response_id) == (Kind.RISK, Status.OPEN, scored.response.pk)
+    notices = sorted(Message.objects.values_list("pk", flat=True))
+    assert len(notices) == 2  # the new alert's, none for the resolved one
+    assert _jobs() == [(new.pk, notices)]
