@@ -190,22 +190,27 @@ def refresh_and_notify(alert_id: int, changed: Alert, notice: Message) -> list[i
     """PostgreSQL: `refresh`, and `write_notices` if it refreshed, in one statement; the
     notices' ids, or None when the alert was resolved meanwhile (nothing written)."""
     statement, params = _refresh(alert_id, changed)
-    return _with_notices(f"{statement} RETURNING id", params, changed, notice)
+    done = _with_notices(f"{statement} RETURNING id", params, changed, notice)
+    return None if done is None else done[1]
 
 
 def open_and_notify(alert: Alert, notice: Message) -> list[int] | None:
     """PostgreSQL: `open_alert`, and `write_notices` if it opened, in one statement; the
     notices' ids (the alert gets its id), or None when one of its kind is unresolved already
     (nothing written)."""
-    found = _with_notices(_open_statement(connection.vendor), _NEW.params(alert), alert, notice)
-    if found is None:
+    done = _with_notices(_open_statement(connection.vendor), _NEW.params(alert), alert, notice)
+    if done is None:
         return None
+    alert.pk, notices = done
     alert._state.adding, alert._state.db = False, connection.alias
-    return found
+    return notices
 
 
-def _with_notices(write: str, params: list[Any], alert: Alert, notice: Message) -> list[int] | None:
-    """The alert's write (returning its id), then its notices only if it wrote a row."""
+def _with_notices(
+    write: str, params: list[Any], alert: Alert, notice: Message
+) -> tuple[int, list[int]] | None:
+    """The alert's write (returning its id), then its notices only if it wrote a row: the
+    alert's id and the notices' ids, or None when it wrote nothing."""
     lead_only = alert.kind != Kind.RISK
     statement = (
         f"WITH done AS ({write}), "  # noqa: S608
@@ -216,8 +221,7 @@ def _with_notices(write: str, params: list[Any], alert: Alert, notice: Message) 
     done = [pk for what, pk in rows if what == 0]
     if not done:
         return None
-    alert.pk = done[0]
-    return [pk for what, pk in rows if what == 1]
+    return done[0], [pk for what, pk in rows if what == 1]
 
 
 _MESSAGE = insert_columns(Message)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alliance.accounts.models import Membership, Role, User
@@ -129,9 +131,14 @@ def test_a_new_risk_answer_reopens_the_alert_and_tells_the_whole_team(team):
         status=Status.ACKNOWLEDGED, acknowledged_at=timezone.now()
     )
     scored = _risky(team)
+    findings = assess(team.own_episode.pk, [scored], clinic_settings(team.org.pk))
 
-    apply(assess(team.own_episode.pk, [scored], clinic_settings(team.org.pk)))
+    with CaptureQueriesContext(connection) as captured:
+        apply(findings)
 
+    if connection.vendor == "postgresql":  # the alert and its notices in one statement
+        [write] = [q["sql"] for q in captured.captured_queries if "notify_message" in q["sql"]]
+        assert write.startswith("WITH done AS (UPDATE"), write
     alert.refresh_from_db()
     assert (alert.status, alert.acknowledged_at, alert.version) == (Status.OPEN, None, 2)
     assert alert.response_id == scored.response.pk
