@@ -202,21 +202,29 @@ def _open_deterioration(episode) -> Alert:
 
     from django.utils import timezone
 
-    from alliance.alerts.models import PRIORITY, Status
     from conftest import scored_response
 
     intake = scored_response(episode, "phq9", 2, "minimal", timezone.now() - timedelta(days=14))
+    return _open_alert(episode, Kind.DETERIORATION, intake, {"intake": 2, "latest": 9})
+
+
+def _open_alert(episode, kind: str, response, facts: dict[str, object]) -> Alert:
+    """An unresolved alert of this kind on the episode, opened at an earlier session."""
+    from django.utils import timezone
+
+    from alliance.alerts.models import PRIORITY, Status
+
     return Alert.objects.create(
         organisation=episode.organisation,
         client=episode.client,
         episode=episode,
-        response=intake,
-        kind=Kind.DETERIORATION,
-        priority=PRIORITY[Kind.DETERIORATION],
+        response=response,
+        kind=kind,
+        priority=PRIORITY[Kind(kind)],
         status=Status.OPEN,
         opened_at=timezone.now(),
         reason="opened at an earlier session",
-        facts={"intake": 2, "latest": 9},
+        facts=facts,
     )
 
 
@@ -346,7 +354,6 @@ def test_two_alerts_of_different_kinds_are_refreshed_together():
 
     from django.utils import timezone
 
-    from alliance.alerts.models import PRIORITY, Status
     from conftest import scored_response
 
     world = build_world()
@@ -355,17 +362,7 @@ def test_two_alerts_of_different_kinds_are_refreshed_together():
     deterioration = _open_deterioration(episode)
     for days in (21, 14, 7):
         scored_response(episode, "gad7", 10, "moderate", timezone.now() - timedelta(days=days))
-    on_track = Alert.objects.create(
-        organisation=episode.organisation,
-        client=episode.client,
-        episode=episode,
-        kind=Kind.NOT_ON_TRACK,
-        priority=PRIORITY[Kind.NOT_ON_TRACK],
-        status=Status.OPEN,
-        opened_at=timezone.now(),
-        reason="opened at an earlier session",
-        facts={},
-    )
+    on_track = _open_alert(episode, Kind.NOT_ON_TRACK, None, {})
     link, token = _link(world)
     answers = deteriorated()
     answers["gad7"].update({f"item{n}": 2 for n in range(1, 6)})  # 10
