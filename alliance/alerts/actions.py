@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -22,7 +22,6 @@ from alliance.clients.errors import ActionError, NotFound, StaleWrite, audit_ref
 from alliance.measurement import Instrument, ScoreResult
 from alliance.measures.models import Response
 from alliance.notify.models import Message
-from alliance.notify.outbox import write_emails
 from alliance.trajectories.expected import expected_for
 
 ALLIANCE_CHECK = "alliance-session-check"
@@ -185,26 +184,18 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
         facts=signal.facts,
         opened_at=timezone.now(),
     )
-    # On PostgreSQL an alert's write and its notices are one statement.
-    together = connection.vendor == "postgresql"
     # Only if nobody resolved it meanwhile; a resolved one makes way for a new alert.
-    if existing is not None and signal.kind == Kind.RISK and together:
-        notices = fixed.refresh_and_notify(existing, alert, _notice(alert))
+    if existing is not None:
+        if signal.kind == Kind.RISK:  # a new risk answer tells the care team again
+            notices = fixed.refresh_and_notify(existing, alert, _notice(alert))
+        else:
+            notices = [] if fixed.refresh(existing, alert) else None
         if notices is not None:
             record("alert.refresh", **refresh_entry(response, existing, signal.kind))
             _send_notices(existing, notices)
             return
-    elif existing is not None and fixed.refresh(existing, alert):
-        record("alert.refresh", **refresh_entry(response, existing, signal.kind))
-        if signal.kind == Kind.RISK:
-            queue_notices(existing, alert)
-        return
-    if together:
-        notices = fixed.open_and_notify(alert, _notice(alert))
-        opened = notices is not None
-    else:
-        opened, notices = fixed.open_alert(alert), None
-    if not opened:  # a concurrent submission opened it a moment ago
+    notices = fixed.open_and_notify(alert, _notice(alert))
+    if notices is None:  # a concurrent submission opened it a moment ago
         current = Alert.objects.filter(
             episode_id=response.episode_id, kind=signal.kind
         ).unresolved()
@@ -218,10 +209,7 @@ def _open_or_refresh(response: Response, signal: rules.Signal, open_ids: dict[st
         object_id=alert.pk,
         detail={"kind": signal.kind},
     )
-    if notices is None:
-        queue_notices(alert.pk, alert)
-    else:
-        _send_notices(alert.pk, notices)
+    _send_notices(alert.pk, notices)
 
 
 def refresh_entry(response: Response, alert_id: int, kind: str) -> EntryFields:
@@ -295,18 +283,7 @@ def _notice(alert: Alert) -> Message:
 def write_notices(alert: Alert) -> list[int]:
     """One email per recipient in the outbox, in the caller's transaction; the caller queues
     the job that sends them. The new messages' ids."""
-    notice = _notice(alert)
-    if connection.features.can_return_rows_from_bulk_insert:
-        return fixed.write_notices(alert, notice)
-    # SQLite before 3.35 (no RETURNING): the recipients, then one message each.
-    written = write_emails(
-        organisation_id=notice.organisation_id,
-        kind=notice.kind,
-        to=fixed.recipients(alert),
-        subject=notice.subject,
-        body=notice.body,
-    )
-    return [m.pk for m in written]
+    return fixed.write_notices(alert, _notice(alert))
 
 
 @audit_refusals("alert.acknowledge")

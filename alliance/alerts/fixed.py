@@ -5,6 +5,7 @@ writing its notices to the care team in the outbox."""
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -187,17 +188,21 @@ def _refresh(alert_id: int, changed: Alert) -> tuple[str, list[Any]]:
 
 
 def refresh_and_notify(alert_id: int, changed: Alert, notice: Message) -> list[int] | None:
-    """PostgreSQL: `refresh`, and `write_notices` if it refreshed, in one statement; the
+    """`refresh`, then `write_notices` if it refreshed (on PostgreSQL one statement); the
     notices' ids, or None when the alert was resolved meanwhile (nothing written)."""
+    if connection.vendor != "postgresql":
+        return write_notices(changed, notice) if refresh(alert_id, changed) else None
     statement, params = _refresh(alert_id, changed)
     done = _with_notices(f"{statement} RETURNING id", params, changed, notice)
     return None if done is None else done[1]
 
 
 def open_and_notify(alert: Alert, notice: Message) -> list[int] | None:
-    """PostgreSQL: `open_alert`, and `write_notices` if it opened, in one statement; the
+    """`open_alert`, then `write_notices` if it opened (on PostgreSQL one statement); the
     notices' ids (the alert gets its id), or None when one of its kind is unresolved already
     (nothing written)."""
+    if connection.vendor != "postgresql":
+        return write_notices(alert, notice) if open_alert(alert) else None
     done = _with_notices(_open_statement(connection.vendor), _NEW.params(alert), alert, notice)
     if done is None:
         return None
@@ -260,6 +265,15 @@ def _recipients_statement(vendor: str, lead_only: bool) -> str:
 def write_notices(alert: Alert, notice: Message) -> list[int]:
     """A copy of `notice` to each of the alert's recipients, written in one statement that
     finds them (see `_care_team`); the new messages' ids."""
+    if not connection.features.can_return_rows_from_bulk_insert:
+        # SQLite before 3.35 (no RETURNING): the recipients, then one copy each.
+        written = []
+        for address in recipients(alert):
+            message = copy(notice)
+            message.to = address
+            message.save()
+            written.append(message.pk)
+        return written
     lead_only = alert.kind != Kind.RISK
     statement = _notices_statement(connection.vendor, lead_only)
     return [pk for (pk,) in execute(statement, [*_notice_params(notice), *_team_params(alert)])]
