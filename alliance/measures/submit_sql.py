@@ -94,10 +94,12 @@ def _history_columns(vendor: str) -> str:
     item = "json_build_array" if postgresql else "json_array"
     # PostgreSQL orders inside the aggregate; SQLite's order is sorted again in Python.
     order = " ORDER BY r.submitted_at, r.id" if postgresql else ""
+    # Each response's encounter kind is looked up by its key (fixed.encounter_kind): joined, the
+    # planner hashed the whole encounter table for the episode's few responses.
     return (
-        f"(SELECT {aggregate}({item}(r.instrument_id, r.total, x.kind, r.submitted_at, r.id)"  # noqa: S608
-        f"{order}) "
-        f"FROM {table(Response)} r LEFT JOIN {table(Encounter)} x ON x.id = r.encounter_id "
+        f"(SELECT {aggregate}({item}(r.instrument_id, r.total, {fixed.encounter_kind()}, "  # noqa: S608
+        f"r.submitted_at, r.id){order}) "
+        f"FROM {table(Response)} r "
         "WHERE r.episode_id = e.episode_id AND r.complete = %s AND r.total IS NOT NULL), "
         f"(SELECT {aggregate}({item}(a.kind, a.id)) FROM {table(Alert)} a "
         "WHERE a.episode_id = e.episode_id AND a.status <> %s)"
