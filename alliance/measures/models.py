@@ -43,13 +43,16 @@ class PlanItem(models.Model):
 class MeasureLink(models.Model):
     """A one-time link for one encounter; only the SHA-256 of its token is stored."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    # No index of their own for the organisation (the first column of the index in Meta) and
+    # the creator (looked up only when a membership is deleted): claiming a link updates an
+    # indexed column, so every index of the table is written again on every submission.
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, db_index=False)
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="links")
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="links")
     timing = models.CharField(max_length=10, choices=Timing.choices)
     instruments = models.JSONField()
-    token_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True)
+    token_hash = models.CharField(max_length=64)  # unique: see Meta
+    created_by = models.ForeignKey(Membership, on_delete=models.PROTECT, null=True, db_index=False)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -58,6 +61,9 @@ class MeasureLink(models.Model):
     reminders_sent = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        # A constraint rather than unique=True, which on PostgreSQL adds a second index for
+        # LIKE searches that nothing makes of a hash.
+        constraints = [models.UniqueConstraint(fields=["token_hash"], name="one_link_per_token")]
         indexes = [models.Index(fields=["organisation", "completed_at", "expires_at"])]
 
 
@@ -70,13 +76,23 @@ class Response(models.Model):
     """One completed instrument: the answers and the scores the measurement core gave them."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="responses")
+    # The client and the link have no index of their own, which would be one more to write with
+    # every response: they lead the (client, instrument_id, submitted_at) index and the unique
+    # (link, instrument_id) one in Meta.
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="responses", db_index=False
+    )
     episode = models.ForeignKey(Episode, on_delete=models.PROTECT, related_name="responses")
     encounter = models.ForeignKey(
         Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="responses"
     )
     link = models.ForeignKey(
-        MeasureLink, on_delete=models.PROTECT, null=True, blank=True, related_name="responses"
+        MeasureLink,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="responses",
+        db_index=False,
     )
     instrument_id = models.CharField(max_length=60)
     instrument_version = models.CharField(max_length=20)
