@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import F
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from alliance.alerts.rules import short_name
-from alliance.clients.models import EncounterKind, Episode
+from alliance.clients.models import Encounter, EncounterKind, Episode
 from alliance.measurement import Instrument, load_instrument
 from alliance.measures.models import Response
 
@@ -58,16 +58,23 @@ class Series:
         return "no reliable change"
 
 
+def series_rows(episode: Episode) -> QuerySet[Response]:
+    """The episode's complete responses in time order, each with its encounter's kind, looked
+    up by key: joined, PostgreSQL's planner hashed the whole encounter table for them (as in
+    `alerts.fixed.encounter_kind`)."""
+    kind = Encounter.objects.filter(pk=OuterRef("encounter_id")).order_by().values("kind")[:1]
+    return (
+        Response.objects.filter(episode=episode, complete=True)
+        .annotate(encounter_kind=Subquery(kind))
+        .order_by("submitted_at", "pk")
+    )
+
+
 def episode_series(episode: Episode) -> list[Series]:
     """Complete totals per instrument, oldest first, in the order instruments first appear;
     each point says whether it was a follow-up check-in (one query, however many)."""
     series: dict[str, Series] = {}
-    rows = (
-        Response.objects.filter(episode=episode, complete=True)
-        .annotate(encounter_kind=F("encounter__kind"))
-        .order_by("submitted_at", "pk")
-    )
-    for row in rows:
+    for row in series_rows(episode):
         if row.total is None:
             continue
         if row.instrument_id not in series:
@@ -80,7 +87,7 @@ def episode_series(episode: Episode) -> list[Series]:
                 row.band,
                 row.pk,
                 tuple(row.flags),
-                row.encounter_kind == EncounterKind.FOLLOW_UP,
+                row.encounter_kind == EncounterKind.FOLLOW_UP,  # type: ignore[attr-defined]
             )
         )
     return list(series.values())
