@@ -353,6 +353,11 @@ def measure(db: Database) -> Outcome:
             bare.failures += warm_bare.failures + alone_bare.failures
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
         problems = scan_log(log_text)
+        if problems:
+            # Kept for a look: the run's directory goes when it ends.
+            kept = Path(tempfile.gettempdir()) / f"alliance-bench-server-{db.label}.log"
+            kept.write_text(log_text, encoding="utf-8")
+            problems.append(f"the server log is kept at {kept}")
         server_ms = server_side_ms(log_text)
         checked = json.loads(
             run_child(MODULE, ["check", spare[0], urlencode(form_fields(rng))], db, timeout=120)
@@ -394,12 +399,24 @@ def scan_log(text: str) -> list[str]:
         problems.append(f'the server log shows "database is locked" {locked} time(s)')
     tracebacks = text.count("Traceback (most recent call last)")
     if tracebacks:
-        problems.append(f"the server log shows {tracebacks} traceback(s)")
+        problems.append(
+            f"the server log shows {tracebacks} traceback(s), ending in: "
+            + "; ".join(sorted(set(_exceptions(text)))[:3])
+        )
     bad = re.findall(r'"POST (?:/m/|/bench/bare/)\S*" (\d{3}) ', text)
     non_200 = [code for code in bad if code != "200"]
     if non_200:
         problems.append(f"the access log shows {len(non_200)} POST(s) not answered 200")
     return problems
+
+
+def _exceptions(text: str) -> list[str]:
+    """The exception line that ends each traceback in the log (its first unindented line)."""
+    found = []
+    for part in text.split("Traceback (most recent call last)")[1:]:
+        lines = part.splitlines()[1:]
+        found += [line.strip()[:160] for line in lines if line and not line[0].isspace()][:1]
+    return found
 
 
 def server_side_ms(text: str) -> dict[str, float]:
