@@ -360,7 +360,10 @@ def measure(db: Database) -> Outcome:
             problems.append(f"the server log is kept at {kept}")
         server_ms = server_side_ms(log_text)
         checked = json.loads(
-            run_child(MODULE, ["check", spare[0], urlencode(form_fields(rng))], db, timeout=120)
+            # "--": a token may begin with "-", which argparse would take for an option.
+            run_child(
+                MODULE, ["check", "--", spare[0], urlencode(form_fields(rng))], db, timeout=120
+            )
         )
     stored = checked["stored"]
     expected = {
