@@ -1,5 +1,6 @@
-"""The reads on the submission path look up each response's encounter by its key, so their cost
-follows the episode's few responses, not the size of the clinic's encounter table."""
+"""The reads of an episode's history (the submission's link read, the alert rules' read, the
+chart's series) look up each response's encounter by its key, so their cost follows the
+episode's few responses, not the size of the clinic's encounter table."""
 
 from __future__ import annotations
 
