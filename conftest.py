@@ -319,6 +319,10 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     with blocker.unblock():
         guards.remove(connection)
         guards.install(connection)
+        # Closed, not left open: the first browser test starts Playwright, after which this
+        # thread's `connection` is another object, and one left open here outlived the suite
+        # (PostgreSQL then refused to drop the test database: "accessed by other users").
+        connection.close()
 
 
 @pytest.fixture
