@@ -466,7 +466,7 @@ def report(outcome: Outcome) -> list[str]:
         p50, p99 = percentile(side.latencies, 0.5), percentile(side.latencies, 0.99)
         print(
             f"  {side.name:<10} p50 {p50 * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms   "
-            f"max {max(side.latencies, default=float('nan')) * 1000:7.1f} ms   "
+            f"max {max(side.latencies) * 1000:7.1f} ms   "
             f"{outcome.throughput[side.name]:6.1f} req/s   server-side p50 "
             f"{outcome.server_ms.get(side.name, float('nan')):.0f} ms   "
             f"alone p50 {outcome.alone[side.name] * 1000:.1f} ms"
